@@ -1,0 +1,266 @@
+"""Finding, downloading and verifying the data files the project needs (weights, vectors, data).
+
+One search path is used everywhere, in this order:
+
+1. the folder named by the environment variable ``$ZSAUDIO_ASSETS``;
+2. ``../shared/assets`` beside the source checkout (where CI and developers keep them);
+3. the per-user cache folder (``$XDG_CACHE_HOME/zsaudio`` or ``~/.cache/zsaudio``), which is
+   also where :func:`fetch_asset` downloads to.
+
+Files are named by their path relative to an assets root, e.g. ``"yamnet/yamnet.tflite"``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ENV_VAR = "ZSAUDIO_ASSETS"
+
+
+@dataclass(frozen=True)
+class AssetInfo:
+    """Where a known asset officially comes from, and its sha256 (hex)."""
+
+    relpath: str
+    sha256: str | None
+    url: str | None
+    description: str
+
+
+# The files the project knows by name. URLs are the official download addresses (used only
+# where the network is there); sha256 sums are those of the published files.
+KNOWN_ASSETS: dict[str, AssetInfo] = {
+    a.relpath: a
+    for a in [
+        AssetInfo(
+            "yamnet/yamnet.tflite",
+            "469be6a3421cbc52cf97e9f2f966cba984198e8e7af9854d68b3e3ebb1e04194",
+            "https://tfhub.dev/google/lite-model/yamnet/classification/tflite/1?lite-format=tflite",
+            "YAMNet TFLite model (Google, AudioSet, Apache-2.0)",
+        ),
+        AssetInfo(
+            "yamnet/yamnet_class_map.csv",
+            "cdf24d193e196d9e95912a2667051ae203e92a2ba09449218ccb40ef787c6df2",
+            "https://raw.githubusercontent.com/tensorflow/models/master/research/audioset/yamnet/yamnet_class_map.csv",
+            "YAMNet class map (index, mid, display_name)",
+        ),
+        AssetInfo(
+            "vggish/vggish_model.ckpt",
+            "0962b1914e3e053922d957c45bc84a78c985765641dc6bceeeb3a7d8dfecfdf6",
+            "https://storage.googleapis.com/audioset/vggish_model.ckpt",
+            "VGGish TensorFlow checkpoint (Google, 291 MB)",
+        ),
+        AssetInfo(
+            "vggish/vggish_pca_params.npz",
+            "4d878af3e306defbfb37095365aa7e5a6cecb86bad13e859e626151c4e6a8b9d",
+            "https://storage.googleapis.com/audioset/vggish_pca_params.npz",
+            "VGGish PCA parameters (Google)",
+        ),
+        AssetInfo(
+            "vggish/vggish-10086976.pth",
+            None,  # torchvggish names its files by sha256 prefix: checked by prefix below
+            "https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth",
+            "VGGish weights, PyTorch port (torchvggish)",
+        ),
+        AssetInfo(
+            "vggish/vggish_pca_params-970ea276.pth",
+            None,
+            "https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish_pca_params-970ea276.pth",
+            "VGGish PCA parameters, PyTorch port (torchvggish)",
+        ),
+        AssetInfo(
+            "word_vectors/GoogleNews-vectors-negative300.bin.gz",
+            None,
+            "https://code.google.com/archive/p/word2vec/ (GoogleNews-vectors-negative300.bin.gz)",
+            "Google News Word2Vec, 3 M words x 300 d (1.6 GB compressed)",
+        ),
+        AssetInfo(
+            "word_vectors/googlenews_subset.bin",
+            "cfac20574beec8de9e1274e9c20b17af2c2ae3f601d6af0b1beee34e22cff778",
+            None,
+            "376 Google News Word2Vec vectors (see ../shared/assets/README.md)",
+        ),
+        AssetInfo(
+            "word_vectors/googlenews_audioset527_label_embeddings.npz",
+            "7deb09a5095471592bfb0b2a1618c2d06834de88600aa32532eee05f6c728e3b",
+            "https://github.com/xieh97test/zsl_example (data/WLE.npz)",
+            "Google News label embeddings of the 527 AudioSet classes (Xie)",
+        ),
+        AssetInfo(
+            "word_vectors/audioset_class_labels_indices.csv",
+            "156bdda27a7ef1797c977834c24d3e93e1df6d7e5c21b53ca52d56ea1cb05ac9",
+            None,
+            "AudioSet 527 class labels (index, mid, display_name)",
+        ),
+        AssetInfo(
+            "audioset/ontology.json",
+            "9c685f4403eecc3ca9be37fd7285cf212feaaea6ff7229d3e7ca89e0d1f2d15d",
+            "https://raw.githubusercontent.com/audioset/ontology/master/ontology.json",
+            "AudioSet ontology (632 classes, CC BY-SA 4.0)",
+        ),
+        AssetInfo(
+            "esc50/meta/esc50.csv",
+            "ca660da60191a97de289983a05821c9382d852a38a2ba8428980816b68cf6246",
+            "https://github.com/karolpiczak/ESC-50",
+            "ESC-50 metadata (the audio/ folder beside it holds the clips)",
+        ),
+    ]
+}
+
+
+class AssetNotFoundError(FileNotFoundError):
+    """A data file is on none of the search path's folders."""
+
+
+class ChecksumError(ValueError):
+    """A file's sha256 differs from the published one."""
+
+
+def cache_dir() -> Path:
+    """The per-user cache folder (``$XDG_CACHE_HOME/zsaudio``, else ``~/.cache/zsaudio``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "zsaudio"
+
+
+def search_path() -> list[Path]:
+    """The folders searched for assets, in order (see the module docstring)."""
+    roots: list[Path] = []
+    if os.environ.get(ENV_VAR):
+        roots.append(Path(os.environ[ENV_VAR]).expanduser())
+    # src/zsaudio/assets.py -> checkout root is parents[2]; ../shared/assets sits beside it.
+    checkout = Path(__file__).resolve().parents[2]
+    roots.append(checkout.parent / "shared" / "assets")
+    roots.append(cache_dir())
+    return roots
+
+
+def _missing_message(relpath: str, roots: list[Path]) -> str:
+    info = KNOWN_ASSETS.get(relpath)
+    lines = [f"asset '{relpath}' not found; looked in:"]
+    lines += [f"  {r / relpath}" for r in roots]
+    if info is not None:
+        lines.append(f"it is: {info.description}")
+        if info.url:
+            lines.append(f"download it from: {info.url}")
+        if info.sha256:
+            lines.append(f"expected sha256: {info.sha256}")
+    lines.append(f"put it under ${ENV_VAR}/{relpath} (or any folder above)")
+    return "\n".join(lines)
+
+
+def find_asset(relpath: str) -> Path:
+    """Return the first existing ``root / relpath`` on the search path.
+
+    Parameters
+    ----------
+    relpath : str
+        Path relative to an assets root, e.g. ``"yamnet/yamnet.tflite"``.
+
+    Raises
+    ------
+    AssetNotFoundError
+        Naming the file, every place looked, its download address and sha256 when known.
+
+    Examples
+    --------
+    >>> find_asset("yamnet/yamnet.tflite")  # doctest: +SKIP
+    PosixPath('/work/shared/assets/yamnet/yamnet.tflite')
+    """
+    roots = search_path()
+    for root in roots:
+        candidate = root / relpath
+        if candidate.exists():
+            return candidate
+    raise AssetNotFoundError(_missing_message(relpath, roots))
+
+
+def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks (works on multi-GB files)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_sha256(path: str | Path, expected: str) -> None:
+    """Raise :class:`ChecksumError` unless the file's sha256 starts with ``expected``.
+
+    A prefix is accepted because torchvggish names its files by an 8-hex-digit sha256 prefix.
+    """
+    actual = sha256_of(path)
+    if not actual.startswith(expected.lower()):
+        raise ChecksumError(f"{path}: sha256 {actual} does not match the expected {expected}")
+
+
+def _expected_sha(relpath: str) -> str | None:
+    info = KNOWN_ASSETS.get(relpath)
+    if info is not None and info.sha256:
+        return info.sha256
+    stem = Path(relpath).stem  # "vggish-10086976" -> prefix "10086976"
+    if "-" in stem:
+        prefix = stem.rsplit("-", 1)[1]
+        if len(prefix) == 8 and all(c in "0123456789abcdef" for c in prefix):
+            return prefix
+    return None
+
+
+Downloader = Callable[[str, Path], None]
+
+
+def _urllib_download(url: str, dest: Path) -> None:
+    with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
+        while block := response.read(1 << 20):
+            out.write(block)
+
+
+def fetch_asset(
+    relpath: str,
+    url: str | None = None,
+    sha256: str | None = None,
+    download: Downloader | None = None,
+) -> Path:
+    """Find an asset, or download it into the user cache and verify its sha256.
+
+    The download goes to a temporary file in the cache folder, is verified, and only then
+    renamed into place (atomic), so an interrupted or corrupt download never looks present.
+
+    Parameters
+    ----------
+    relpath : str
+        Path relative to an assets root.
+    url, sha256 : str, optional
+        Override the address and checksum of :data:`KNOWN_ASSETS`.
+    download : callable(url, dest_path), optional
+        How to fetch (default: urllib); tests pass a function that writes a local file.
+    """
+    try:
+        return find_asset(relpath)
+    except AssetNotFoundError as missing:
+        info = KNOWN_ASSETS.get(relpath)
+        url = url or (info.url if info else None)
+        if not url or not url.startswith(("http://", "https://")):
+            raise missing
+        expected = sha256 or _expected_sha(relpath)
+        dest = cache_dir() / relpath
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            try:
+                (download or _urllib_download)(url, tmp)
+            except OSError as err:
+                raise AssetNotFoundError(f"{missing}\ndownload failed: {err}") from err
+            if expected:
+                verify_sha256(tmp, expected)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return dest

@@ -1,0 +1,1 @@
+"""Command-line interface: ``zsaudio <command>``; one module per sub-command."""
