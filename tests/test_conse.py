@@ -1,0 +1,162 @@
+"""ConSE on synthetic encoder heads: ranking, corner-case rules, input validation."""
+
+import numpy as np
+import pytest
+
+from zsaudio.model.conse import ConSE, l2_normalize, stable_topk
+
+
+def _synthetic_head(seed=0, n_source=30, n_unseen=6, d=16, n_per=20, noise=0.05):
+    """Source classes with random unit label vectors; each unseen class is the normalised mean
+    of 3 source classes' vectors (an 'unseen' concept close to known ones). A clip of an
+    unseen class scores its 3 source classes high (plus noise)."""
+    rng = np.random.default_rng(seed)
+    S = l2_normalize(rng.normal(size=(n_source, d)))
+    parts = [rng.choice(n_source, size=3, replace=False) for _ in range(n_unseen)]
+    E = l2_normalize(np.stack([S[p].mean(axis=0) for p in parts]))
+    X, y = [], []
+    for c, p in enumerate(parts):
+        s = rng.uniform(0, noise, size=(n_per, n_source))
+        s[:, p] += rng.uniform(0.5, 1.0, size=(n_per, 3))
+        X.append(s)
+        y += [c] * n_per
+    return np.vstack(X), np.array(y), S, E
+
+
+def test_synthetic_head_ranks_the_right_unseen_label_first():
+    X, y, S, E = _synthetic_head()
+    model = ConSE(top_t=3).fit(source_embeddings=S)
+    assert model.score(X, y, E) == 1.0
+    # Top-1 only sees one of the three parts: worse but still far above chance (1/6).
+    acc1 = ConSE(top_t=1).fit(source_embeddings=S).score(X, y, E)
+    assert 0.4 < acc1 < 1.0
+
+
+def test_semantic_vector_is_weighted_mean_of_top_t():
+    S = np.array([[1.0, 0, 0], [0, 2.0, 0], [0, 0, 1.0], [1.0, 1.0, 1.0]])
+    x = np.array([[0.6, 0.3, 0.1, 0.0]])
+    f = ConSE(top_t=2).fit(source_embeddings=S).semantic_vectors(x)
+    np.testing.assert_allclose(f, [[0.6 / 0.9, 0.3 / 0.9, 0.0]])
+    f_raw = ConSE(top_t=2, normalize_source=False).fit(source_embeddings=S).semantic_vectors(x)
+    np.testing.assert_allclose(f_raw, [[0.6 / 0.9, 0.6 / 0.9, 0.0]])
+    f_uni = ConSE(top_t=2, score_transform="uniform").fit(source_embeddings=S).semantic_vectors(x)
+    np.testing.assert_allclose(f_uni, [[0.5, 0.5, 0.0]])
+
+
+def test_score_transforms():
+    S = np.eye(3)
+    x = np.array([[0.5, 0.25, 0.25]])
+    W = ConSE(top_t=3, score_transform="power", temperature=0.5).fit(
+        source_embeddings=S).source_weights(x)
+    np.testing.assert_allclose(W, [[0.25, 0.0625, 0.0625]])
+    W = ConSE(top_t=3, score_transform="softmax", temperature=0.1).fit(
+        source_embeddings=S).source_weights(x)
+    e = np.exp(np.array([5.0, 2.5, 2.5]) - 5.0)
+    np.testing.assert_allclose(W, [e / e.sum()])
+    # softmax accepts logits; raw does not.
+    logits = np.array([[2.0, -1.0, -3.0]])
+    assert ConSE(top_t=2, score_transform="softmax").fit(source_embeddings=S).predict(
+        logits, S).tolist() == [0]
+    with pytest.raises(ValueError, match=">= 0"):
+        ConSE(score_transform="raw").fit(source_embeddings=S).predict(logits, S)
+
+
+def test_top_t_larger_than_k_uses_all_sources():
+    X, _, S, E = _synthetic_head(n_source=8)
+    big = ConSE(top_t=100).fit(source_embeddings=S)
+    full = ConSE(top_t=8).fit(source_embeddings=S)
+    np.testing.assert_array_equal(big.decision_function(X, E), full.decision_function(X, E))
+    assert (big.source_weights(X) > 0).sum(axis=1).max() == 8
+
+
+def test_ties_are_broken_by_index():
+    S = np.eye(4)
+    x = np.array([[0.5, 0.5, 0.5, 0.1]])
+    W = ConSE(top_t=2).fit(source_embeddings=S).source_weights(x)
+    np.testing.assert_array_equal(W, [[0.5, 0.5, 0.0, 0.0]])  # sources 0 and 1, not 2
+    # Candidate ties: identical candidates -> the lower index wins, order is stable.
+    E = np.array([[0, 0, 1.0, 0], [1.0, 1.0, 0, 0], [1.0, 1.0, 0, 0]])
+    model = ConSE(top_t=2).fit(source_embeddings=S)
+    assert model.predict(x, E).tolist() == [1]
+    assert model.predict_topk(x, E, 3).tolist() == [[1, 2, 0]]
+    np.testing.assert_array_equal(stable_topk(np.array([[1.0, 3, 3, 1]]), 4), [[1, 2, 0, 3]])
+
+
+def test_all_zero_scores_give_a_zero_vector_and_candidate_zero():
+    X, _, S, E = _synthetic_head()
+    zeros = np.zeros((2, S.shape[0]))
+    model = ConSE(top_t=5).fit(source_embeddings=S)
+    np.testing.assert_array_equal(model.semantic_vectors(zeros), 0.0)
+    np.testing.assert_array_equal(model.decision_function(zeros, E), 0.0)
+    assert model.predict(zeros, E).tolist() == [0, 0]
+    assert model.predict_topk(zeros, E, 3).tolist() == [[0, 1, 2]] * 2
+    # Uniform/softmax weights are never all zero: they fall back on the first T sources.
+    f = ConSE(top_t=2, score_transform="uniform").fit(source_embeddings=S).semantic_vectors(zeros)
+    np.testing.assert_allclose(f[0], (S[0] + S[1]) / 2, rtol=1e-6)
+
+
+def test_masked_sources_are_never_selected():
+    S = np.array([[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0]])
+    x = np.array([[0.9, 0.5, 0.1]])
+    E = np.eye(3)
+    m = ConSE(top_t=1).fit(source_embeddings=S, source_mask=[False, True, True])
+    assert m.predict(x, E).tolist() == [1]
+    # All-zero embedding rows (what embed_source_texts gives for unknown texts) are masked
+    # by default.
+    S0 = S.copy()
+    S0[0] = 0
+    m0 = ConSE(top_t=1).fit(source_embeddings=S0)
+    assert m0.source_mask_.tolist() == [False, True, True]
+    assert m0.predict(x, E).tolist() == [1]
+    # top_t beyond the usable classes: clipped to the 2 usable ones.
+    W = ConSE(top_t=3).fit(source_embeddings=S0).source_weights(x)
+    np.testing.assert_allclose(W, [[0.0, 0.5, 0.1]])
+
+
+def test_fit_signature_variants_agree():
+    X, y, S, E = _synthetic_head()
+    a = ConSE(top_t=3).fit(X, y, E, source_embeddings=S)
+    b = ConSE.from_source(S, top_t=3)
+    np.testing.assert_array_equal(a.decision_function(X, E), b.decision_function(X, E))
+    assert b.get_params() == {"top_t": 3, "score_transform": "raw", "temperature": 1.0,
+                              "normalize_source": True}
+    assert ConSE.input_kind == "scores"
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"top_t": 0}, "top_t"),
+        ({"top_t": 2.5}, "top_t"),
+        ({"score_transform": "exp"}, "score_transform"),
+        ({"temperature": 0.0}, "temperature"),
+    ],
+)
+def test_bad_hyper_parameters(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ConSE(**kwargs).fit(source_embeddings=np.eye(3))
+
+
+def test_invalid_inputs_raise_clear_errors():
+    S = np.eye(3)
+    model = ConSE().fit(source_embeddings=S)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        ConSE().predict(np.ones((1, 3)), S)
+    with pytest.raises(ValueError, match="3 class scores"):
+        model.predict(np.ones((2, 4)), S)
+    with pytest.raises(ValueError, match="dimension"):
+        model.predict(np.ones((2, 3)), np.ones((2, 5)))
+    with pytest.raises(ValueError, match="NaN"):
+        model.predict(np.array([[np.nan, 0, 0]]), S)
+    with pytest.raises(ValueError, match="empty"):
+        model.predict(np.ones((0, 3)), S)
+    with pytest.raises(ValueError, match="no usable source"):
+        ConSE().fit(source_embeddings=np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="source_mask"):
+        ConSE().fit(source_embeddings=S, source_mask=[True])
+    with pytest.raises(ValueError, match="source embeddings"):
+        ConSE().fit(np.ones((2, 4)), source_embeddings=S)
+    with pytest.raises(ValueError, match=r"k must be"):
+        model.predict_topk(np.ones((1, 3)), S, 4)
+    with pytest.raises(ValueError, match="y must"):
+        model.score(np.ones((2, 3)), [0], S)
