@@ -1,0 +1,164 @@
+"""The paper's four ESC-50 evaluation settings as seeded lists of train/test splits.
+
+Every split names its training classes, its test (candidate) classes and the clip indices of
+each side. A seed fixes the random fold assignments (Settings 1 and 4); the training order is
+seeded separately by the model. ``available`` restricts a protocol to the classes a label
+encoder can embed (e.g. the Google News subset): categories then hold fewer classes, and
+Setting 1 cuts each category's classes into ``n // 2`` folds of 2–3 test classes.
+
+| setting | train | test (candidates) | folds |
+|---|---|---|---|
+| 1 | 8 classes of a category | the other 2 of that category | 5 random folds of 2 classes |
+| 2 | the 10 classes of category a | the 10 classes of category b ≠ a | one per ordered pair (20) |
+| 3 | the 40 classes of four categories | the 10 of the fifth | one per category |
+| 4 | Setting 3 + 5 clips per test class | the other clips of the test classes | 8 random folds per class |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from zsaudio.experiments.esc50 import CATEGORIES, CLASSES_PER_CATEGORY, N_CLASSES
+
+SETTINGS = (1, 2, 3, 4)
+SETTING4_FOLDS = 8
+SETTING4_SHOTS = 5
+
+
+@dataclass(frozen=True)
+class Split:
+    """One train/test split of a setting.
+
+    ``train_idx`` / ``test_idx`` index the data set's present clips; ``train_classes`` are
+    the class targets the model is fitted on and ``test_classes`` the candidates at test time.
+    """
+
+    setting: int | str
+    train_category: str | None
+    eval_category: str
+    fold: int
+    seed: int
+    train_classes: tuple[int, ...]
+    test_classes: tuple[int, ...]
+    train_idx: np.ndarray
+    test_idx: np.ndarray
+
+    @property
+    def chance(self) -> float:
+        """Top-1 chance level: one over the number of candidate classes."""
+        return 1.0 / len(self.test_classes)
+
+
+def _category_classes(available: Sequence[int]) -> dict[str, list[int]]:
+    return {
+        name: [t for t in available if t // CLASSES_PER_CATEGORY == k]
+        for k, name in enumerate(CATEGORIES)
+    }
+
+
+def _clips_of(targets: np.ndarray, classes: Iterable[int]) -> np.ndarray:
+    return np.flatnonzero(np.isin(targets, list(classes)))
+
+
+def make_splits(
+    setting: int, targets: np.ndarray, seed: int = 0, available: Sequence[int] | None = None
+) -> list[Split]:
+    """All splits of one setting.
+
+    Parameters
+    ----------
+    setting : {1, 2, 3, 4}
+    targets : np.ndarray, shape (n,)
+        Class target (0–49) of each present clip.
+    seed : int
+        Seeds the fold assignments of Settings 1 and 4 (Settings 2 and 3 have none).
+    available : sequence of int, optional
+        Class targets to use (default all 50); the others are dropped everywhere.
+
+    Examples
+    --------
+    >>> targets = np.repeat(np.arange(50), 40)
+    >>> [len(make_splits(s, targets)) for s in (1, 2, 3, 4)]
+    [25, 20, 5, 40]
+    """
+    if setting not in SETTINGS:
+        raise ValueError(f"setting must be one of {SETTINGS}, got {setting!r}")
+    targets = np.asarray(targets)
+    available = sorted(set(range(N_CLASSES)) if available is None else set(available))
+    by_cat = _category_classes(available)
+    rng = np.random.default_rng(seed)
+    splits: list[Split] = []
+
+    def add(train_cat, eval_cat, fold, train_cls, test_cls, train_idx=None, test_idx=None):
+        train_cls, test_cls = tuple(sorted(train_cls)), tuple(sorted(test_cls))
+        splits.append(Split(
+            setting, train_cat, eval_cat, fold, seed, train_cls, test_cls,
+            _clips_of(targets, train_cls) if train_idx is None else np.sort(train_idx),
+            _clips_of(targets, test_cls) if test_idx is None else np.sort(test_idx),
+        ))
+
+    if setting == 1:
+        for cat, classes in by_cat.items():
+            if len(classes) < 4:  # needs ≥ 2 training and ≥ 2 candidate classes
+                continue
+            order = rng.permutation(classes)
+            for fold, test in enumerate(np.array_split(order, len(classes) // 2)):
+                add(cat, cat, fold, set(classes) - set(test.tolist()), test.tolist())
+    elif setting == 2:
+        for train_cat, train in by_cat.items():
+            for eval_cat, test in by_cat.items():
+                if eval_cat != train_cat and len(train) >= 2 and len(test) >= 2:
+                    add(train_cat, eval_cat, 0, train, test)
+    else:
+        for cat, test in by_cat.items():
+            train = [t for t in available if t not in test]
+            if len(test) < 2 or len(train) < 2:
+                continue
+            if setting == 3:
+                add(None, cat, 0, train, test)
+                continue
+            # Setting 4: each test class's clips in 8 random folds; fold k's clips are the
+            # few shots trained on, the rest are tested.
+            per_class = [np.array_split(rng.permutation(_clips_of(targets, [t])), SETTING4_FOLDS)
+                         for t in test]
+            base = _clips_of(targets, train)
+            for fold in range(SETTING4_FOLDS):
+                shots = np.concatenate([folds[fold] for folds in per_class])
+                rest = np.concatenate([np.concatenate(folds[:fold] + folds[fold + 1:])
+                                       for folds in per_class])
+                add(None, cat, fold, list(train) + list(test), test,
+                    np.concatenate([base, shots]), rest)
+    return splits
+
+
+def gzsl_splits(targets: np.ndarray, folds: np.ndarray, seed: int = 0,
+                available: Sequence[int] | None = None) -> list[Split]:
+    """Generalized zero-shot splits of Setting 3 (setting ``"gzsl"``).
+
+    For each evaluation category, the training classes' clips of one official ESC-50 fold
+    (``1 + seed % 5``) are held out of training; the test side holds them *and* the unseen
+    category's clips, and every available class is a candidate. Seen accuracy s is measured on
+    the held-out clips, unseen accuracy u on the unseen ones, H = 2su / (s + u).
+    """
+    held_fold = 1 + seed % 5
+    out = []
+    for split in make_splits(3, targets, seed, available):
+        train_mask = np.zeros(len(targets), bool)
+        train_mask[split.train_idx] = True
+        held = train_mask & (np.asarray(folds) == held_fold)
+        test_idx = np.concatenate([np.flatnonzero(held), split.test_idx])
+        out.append(Split("gzsl", None, split.eval_category, 0, seed, split.train_classes,
+                         tuple(sorted(split.train_classes + split.test_classes)),
+                         np.flatnonzero(train_mask & ~held), np.sort(test_idx)))
+    return out
+
+
+def all_class_split(targets: np.ndarray, available: Sequence[int] | None = None) -> Split:
+    """The 50-way protocol of CLAP papers (setting ``"50-way"``): no ESC-50 training at all;
+    every clip is tested against every available class."""
+    available = tuple(sorted(set(range(N_CLASSES)) if available is None else set(available)))
+    return Split("50-way", None, "all", 0, 0, (), available, np.array([], int),
+                 _clips_of(targets, available))
