@@ -1,0 +1,148 @@
+"""Hybrids of ConSE and learned models, on synthetic data where the right choice is known."""
+
+import numpy as np
+import pytest
+
+from zsaudio.model.conse import ConSE, l2_normalize
+from zsaudio.model.hybrid import (
+    AnchoredConSE,
+    ConSEMix,
+    eszsl_fit,
+    validation_class_splits,
+    zscore_rows,
+)
+
+D_LABEL, K_SOURCE, D_AUDIO = 12, 60, 20
+
+
+def _world(seed, conse_quality, audio_quality, distortion=None, n_classes=24, n_per=15):
+    """Classes with label vectors phi; an encoder head whose K source classes have label
+    vectors S; clips whose scores favour the source classes nearest to (phi_y A) and whose
+    audio embedding is W^T phi_y + noise. ``conse_quality`` / ``audio_quality`` in [0, 1] scale
+    the signal against the noise of each input."""
+    rng = np.random.default_rng(seed)
+    phi = l2_normalize(rng.normal(size=(n_classes, D_LABEL)))
+    S = l2_normalize(rng.normal(size=(K_SOURCE, D_LABEL)))
+    A = np.eye(D_LABEL) if distortion is None else distortion
+    W = rng.normal(size=(D_LABEL, D_AUDIO))
+    y = np.repeat(np.arange(n_classes), n_per)
+    sim = l2_normalize(phi[y] @ A) @ S.T                    # (n, K)
+    logits = 8 * (conse_quality * sim + (1 - conse_quality) * rng.normal(size=sim.shape))
+    scores = 1 / (1 + np.exp(-logits + 4))                  # sigmoid scores in (0, 1)
+    emb = audio_quality * phi[y] @ W + (1 - audio_quality) * 3 * rng.normal(
+        size=(y.size, D_AUDIO))
+    return phi, S, y, scores, emb
+
+
+def _split(y, phi, n_train):
+    tr = y < n_train
+    return tr, ~tr, phi[:n_train], phi[n_train:], y[tr], y[~tr] - n_train
+
+
+def test_eszsl_closed_form_is_the_stationary_point():
+    rng = np.random.default_rng(0)
+    X, E = rng.normal(size=(30, 5)), rng.normal(size=(4, 3))
+    y = rng.integers(0, 4, 30)
+    V = eszsl_fit(X, y, E, gamma=0.5, lam=2.0)
+    Y = -np.ones((30, 4))
+    Y[np.arange(30), y] = 1
+    # Gradient of ||X V E^T - Y||^2 + gamma ||V E^T||^2 + lam ||X V||^2 + gamma lam ||V||^2.
+    R = X @ V @ E.T - Y
+    grad = (X.T @ R @ E + 0.5 * V @ E.T @ E + 2.0 * X.T @ X @ V + 0.5 * 2.0 * V)
+    np.testing.assert_allclose(grad, 0, atol=1e-9)
+
+
+def test_helpers():
+    z = zscore_rows(np.array([[1.0, 2.0, 3.0], [5.0, 5.0, 5.0]]))
+    np.testing.assert_allclose(z[0], [-1.2247449, 0, 1.2247449], rtol=1e-6)
+    np.testing.assert_array_equal(z[1], 0)
+    splits = validation_class_splits(np.arange(8).repeat(3), n_splits=3, val_fraction=0.25,
+                                     seed=1)
+    for fit_cls, val_cls in splits:
+        assert val_cls.size == 2 and fit_cls.size == 6
+        assert set(fit_cls) | set(val_cls) == set(range(8)) and not set(fit_cls) & set(val_cls)
+    with pytest.raises(ValueError, match="at least 4"):
+        validation_class_splits(np.arange(3), 2, 0.25, 0)
+
+
+def test_mix_leans_on_the_audio_side_when_conse_is_noise():
+    phi, S, y, scores, emb = _world(0, conse_quality=0.0, audio_quality=0.9)
+    X = np.hstack([emb, scores])
+    tr, te, phi_tr, phi_te, y_tr, y_te = _split(y, phi, 16)
+    mix = ConSEMix(n_scores=K_SOURCE).fit(X[tr], y_tr, phi_tr, source_embeddings=S)
+    conse = ConSE().fit(source_embeddings=S)
+    assert mix.weight_ <= 0.3
+    acc_mix = mix.score(X[te], y_te, phi_te)
+    assert acc_mix > 0.6 > 1 / 8 + 0.2 > conse.score(scores[te], y_te, phi_te)
+
+
+def test_mix_keeps_conse_when_audio_is_noise():
+    phi, S, y, scores, emb = _world(1, conse_quality=0.6, audio_quality=0.0)
+    X = np.hstack([emb, scores])
+    tr, te, phi_tr, phi_te, y_tr, y_te = _split(y, phi, 16)
+    mix = ConSEMix(n_scores=K_SOURCE).fit(X[tr], y_tr, phi_tr, source_embeddings=S)
+    conse = ConSE().fit(source_embeddings=S)
+    assert mix.weight_ >= 0.7
+    acc_conse = conse.score(scores[te], y_te, phi_te)
+    assert acc_conse > 0.45
+    assert mix.score(X[te], y_te, phi_te) >= acc_conse - 0.05
+    # weight 1 is exactly ConSE's ranking.
+    mix.weight_ = 1.0
+    np.testing.assert_array_equal(mix.predict(X[te], phi_te), conse.predict(scores[te], phi_te))
+
+
+def test_mix_beats_both_parts_when_both_carry_half_the_signal():
+    phi, S, y, scores, emb = _world(0, conse_quality=0.5, audio_quality=0.6, n_per=25)
+    X = np.hstack([emb, scores])
+    tr, te, phi_tr, phi_te, y_tr, y_te = _split(y, phi, 16)
+    mix = ConSEMix(n_scores=K_SOURCE).fit(X[tr], y_tr, phi_tr, source_embeddings=S)
+    acc_conse = ConSE().fit(source_embeddings=S).score(scores[te], y_te, phi_te)
+    audio_only = ConSEMix(n_scores=K_SOURCE, weights=(0.0,)).fit(
+        X[tr], y_tr, phi_tr, source_embeddings=S)
+    acc_audio = audio_only.score(X[te], y_te, phi_te)
+    assert 0.0 < mix.weight_ < 1.0
+    assert mix.score(X[te], y_te, phi_te) > max(acc_conse, acc_audio) + 0.05
+
+
+def test_anchored_conse_undoes_a_distortion_and_falls_back_without_one():
+    rng = np.random.default_rng(3)
+    Q, _ = np.linalg.qr(rng.normal(size=(D_LABEL, D_LABEL)))
+    A = 0.4 * np.eye(D_LABEL) + 0.6 * Q                    # source space is a distorted one
+    phi, S, y, scores, _ = _world(3, conse_quality=0.9, audio_quality=0.0, distortion=A,
+                                  n_classes=30)
+    tr, te, phi_tr, phi_te, y_tr, y_te = _split(y, phi, 22)
+    anchored = AnchoredConSE().fit(scores[tr], y_tr, phi_tr, source_embeddings=S)
+    acc_conse = ConSE().fit(source_embeddings=S).score(scores[te], y_te, phi_te)
+    assert np.isfinite(anchored.lam_)
+    assert anchored.score(scores[te], y_te, phi_te) > acc_conse + 0.1
+
+    phi, S, y, scores, _ = _world(4, conse_quality=0.9, audio_quality=0.0, n_classes=30)
+    tr, te, phi_tr, phi_te, y_tr, y_te = _split(y, phi, 22)
+    anchored = AnchoredConSE().fit(scores[tr], y_tr, phi_tr, source_embeddings=S)
+    acc_conse = ConSE().fit(source_embeddings=S).score(scores[te], y_te, phi_te)
+    assert anchored.score(scores[te], y_te, phi_te) >= acc_conse - 0.05
+    inf_only = AnchoredConSE(lams=(float("inf"),)).fit(scores[tr], y_tr, phi_tr,
+                                                      source_embeddings=S)
+    np.testing.assert_array_equal(inf_only.predict(scores[te], phi_te),
+                                  ConSE().fit(source_embeddings=S).predict(scores[te], phi_te))
+
+
+def test_hybrid_input_validation():
+    phi, S, y, scores, emb = _world(5, 0.5, 0.5)
+    X = np.hstack([emb, scores])
+    assert ConSEMix.input_kind == "both" and AnchoredConSE.input_kind == "scores"
+    with pytest.raises(ValueError, match="non-empty embedding"):
+        ConSEMix(n_scores=K_SOURCE).fit(scores, y, phi, source_embeddings=S)
+    with pytest.raises(ValueError, match="at least 4"):
+        ConSEMix(n_scores=K_SOURCE).fit(X[y < 3], y[y < 3], phi, source_embeddings=S)
+    with pytest.raises(ValueError, match="y must"):
+        AnchoredConSE().fit(scores, y[:-1], phi, source_embeddings=S)
+    with pytest.raises(ValueError, match="lams"):
+        AnchoredConSE(lams=(0.0,)).fit(scores, y, phi, source_embeddings=S)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        ConSEMix().predict(X, phi)
+    mix = ConSEMix(n_scores=K_SOURCE, weights=(0.5,), gammas=(1.0,), lams=(1.0,),
+                   n_val_splits=1).fit(X, y, phi, source_embeddings=S)
+    with pytest.raises(ValueError, match="embedding part"):
+        mix.predict(np.hstack([emb[:, :5], scores]), phi)
+    assert mix.get_params()["n_scores"] == K_SOURCE
