@@ -12,8 +12,14 @@ from zsaudio.audio import io, params
 
 def test_good_cases(tmp_path):
     cases = write_good_cases(tmp_path)
-    expected_len = {"pcm8": 16000, "pcm24": 16000, "stereo48k": 19200, "float": 8000,
-                    "flac": 32000, "ogg": 32000}
+    expected_len = {
+        "pcm8": 16000,
+        "pcm24": 16000,
+        "stereo48k": 19200,
+        "float": 8000,
+        "flac": 32000,
+        "ogg": 32000,
+    }
     for name, path in cases.items():
         wave = io.load_audio(path)
         assert wave.dtype == np.float32 and wave.ndim == 1, name
@@ -36,8 +42,9 @@ def test_resample_preserves_tone():
     assert abs(spectrum.argmax() - 1000) <= 1  # 1 Hz bins
 
 
-@pytest.mark.parametrize("case", ["empty", "non_audio", "corrupt", "nan_inf", "zero_rate",
-                                  "absurd_rate", "one_sample", "missing"])
+@pytest.mark.parametrize(
+    "case", ["empty", "non_audio", "corrupt", "nan_inf", "zero_rate", "absurd_rate", "one_sample", "missing"]
+)
 def test_bad_cases_raise_with_reason(tmp_path, case):
     path, reason = write_bad_cases(tmp_path)[case]
     with pytest.raises(io.AudioDecodeError, match=reason) as info:

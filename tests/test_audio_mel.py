@@ -149,10 +149,13 @@ def test_yamnet_tflite_logmel_match(yamnet_interpreter):
     float_diff = np.concatenate([s.ravel() for s in stats_float])
     # Measured on these 12 patches (73 728 cells): emulated median 9e-8, mean 5e-6, max 0.21
     # in 4 cells: an input exactly half-way between two 8-bit steps rounds the other way, and
-    # log(mel + 0.001) magnifies that where mel ~ 0. Float front end: median 0.014, mean 0.2, max 5.6.
-    print(f"emulated: max {emulated_diff.max():.3g} mean {emulated_diff.mean():.3g}; "
-          f"float: max {float_diff.max():.3g} mean {float_diff.mean():.3g} "
-          f"median {np.median(float_diff):.3g}")
+    # log(mel + 0.001) magnifies that where mel ~ 0.
+    # Float front end: median 0.014, mean 0.2, max 5.6.
+    print(
+        f"emulated: max {emulated_diff.max():.3g} mean {emulated_diff.mean():.3g}; "
+        f"float: max {float_diff.max():.3g} mean {float_diff.mean():.3g} "
+        f"median {np.median(float_diff):.3g}"
+    )
     assert np.median(emulated_diff) < 1e-6
     assert (emulated_diff > 1e-4).mean() < 1e-3  # all but rounding ties agree to 1e-4
     assert emulated_diff.mean() < 1e-4

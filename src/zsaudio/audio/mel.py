@@ -55,9 +55,7 @@ def periodic_hann(window_length: int) -> np.ndarray:
     return 0.5 - 0.5 * np.cos(2 * np.pi / window_length * np.arange(window_length))
 
 
-def stft_magnitude(
-    signal: np.ndarray, fft_length: int, hop_length: int, window_length: int
-) -> np.ndarray:
+def stft_magnitude(signal: np.ndarray, fft_length: int, hop_length: int, window_length: int) -> np.ndarray:
     """Magnitude of the short-time Fourier transform (periodic Hann window, no padding).
 
     Parameters

@@ -48,8 +48,5 @@ YAMNET_EMBEDDING_TENSOR = "yamnet_frames/global_average_pooling2d/Mean"
 YAMNET_LOGITS_TENSOR = "yamnet_frames/dense/BiasAdd"
 # One patch of waveform: 96 frames need 95 hops + one window = 0.975 s = 15 600 samples.
 YAMNET_INPUT_SAMPLES = int(
-    round(
-        (EXAMPLE_WINDOW_SECONDS + STFT_WINDOW_LENGTH_SECONDS - STFT_HOP_LENGTH_SECONDS)
-        * SAMPLE_RATE
-    )
+    round((EXAMPLE_WINDOW_SECONDS + STFT_WINDOW_LENGTH_SECONDS - STFT_HOP_LENGTH_SECONDS) * SAMPLE_RATE)
 )
