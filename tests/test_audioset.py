@@ -77,25 +77,49 @@ def test_nearest_audioset_classes_rule(yamnet_classes):
 
 
 def test_embed_source_texts_masks_unknown_texts():
-    from zsaudio.labels import UnknownLabelError
+    from zsaudio.labels import LabelCoverage, UnknownLabelError
 
     class TinyEncoder:
         vocab = {"dog": [1.0, 0.0], "rain": [0.0, 1.0]}
 
+        def __init__(self, name_labels=True):
+            self.name_labels = name_labels
+
         def encode(self, labels):
-            out = []
+            out, bad = [], []
             for lab in labels:
                 vecs = [self.vocab[w] for w in lab.lower().split() if w in self.vocab]
                 if not vecs:
-                    raise UnknownLabelError(f"no known word in {lab!r}")
-                out.append(np.mean(vecs, axis=0))
+                    bad.append(LabelCoverage(lab, lab.lower().split(), [], lab.lower().split()))
+                out.append(np.mean(vecs, axis=0) if vecs else None)
+            if bad:
+                err = UnknownLabelError("tiny", bad)
+                if not self.name_labels:
+                    err.labels = []
+                raise err
             return np.array(out, dtype=np.float32)
 
-    emb, mask = audioset.embed_source_texts(TinyEncoder(), ["Dog", "Yodeling", "Rain dog"])
-    assert mask.tolist() == [True, False, True]
-    np.testing.assert_allclose(emb, [[1, 0], [0, 0], [0.5, 0.5]])
-    assert emb.dtype == np.float32
+    for name_labels in (True, False):  # the error names the labels / they must be probed
+        emb, mask = audioset.embed_source_texts(TinyEncoder(name_labels),
+                                                ["Dog", "Yodeling", "Rain dog"])
+        assert mask.tolist() == [True, False, True]
+        np.testing.assert_allclose(emb, [[1, 0], [0, 0], [0.5, 0.5]])
+        assert emb.dtype == np.float32
     emb, mask = audioset.embed_source_texts(TinyEncoder(), ["Dog", "Rain"])
     assert mask.all() and emb.shape == (2, 2)
     with pytest.raises(ValueError, match="none of the texts"):
         audioset.embed_source_texts(TinyEncoder(), ["Yodeling"])
+
+
+def test_embed_yamnet_names_with_a_small_vocabulary(yamnet_classes):
+    """The Google News subset (376 words) lacks every word of some AudioSet names."""
+    from zsaudio.labels import get_label_encoder
+
+    enc = get_label_encoder("googlenews-subset")
+    texts = audioset.source_label_texts(yamnet_classes)
+    emb, mask = audioset.embed_source_texts(enc, texts)
+    assert emb.shape == (521, 300) and 0 < (~mask).sum() < 521
+    np.testing.assert_array_equal(emb[~mask], 0)
+    known = [t for t, ok in zip(texts, mask, strict=True) if ok]
+    np.testing.assert_allclose(emb[mask][:20], enc.encode(known[:20]), rtol=1e-6)
+    assert np.all(np.linalg.norm(emb[mask], axis=1) > 0)

@@ -234,23 +234,27 @@ def embed_source_texts(label_encoder, texts: Sequence[str]) -> tuple[np.ndarray,
     try:
         emb = np.asarray(label_encoder.encode(texts), dtype=np.float32)
         return emb, np.ones(len(texts), dtype=bool)
-    except UnknownLabelError:
-        pass
-    # Slow path only when some text is unknown: one call per text to find which.
-    rows: list[np.ndarray | None] = []
-    for t in texts:
-        try:
-            rows.append(np.asarray(label_encoder.encode([t]), dtype=np.float32)[0])
-        except UnknownLabelError:
-            rows.append(None)
-    known = [r for r in rows if r is not None]
-    if not known:
+    except UnknownLabelError as err:
+        # The error names every offending label; encoders that do not fill ``labels`` are
+        # probed one text at a time instead.
+        bad = set(getattr(err, "labels", None) or []) or {
+            t for t in texts if not _encodable(label_encoder, t, UnknownLabelError)}
+    mask = np.array([t not in bad for t in texts])
+    if not mask.any():
         raise ValueError("embed_source_texts: the label encoder knows none of the texts")
-    d = known[0].shape[0]
-    emb = np.zeros((len(texts), d), dtype=np.float32)
-    mask = np.array([r is not None for r in rows])
-    emb[mask] = np.stack(known)
+    known = np.asarray(label_encoder.encode([t for t, ok in zip(texts, mask, strict=True) if ok]),
+                       dtype=np.float32)
+    emb = np.zeros((len(texts), known.shape[1]), dtype=np.float32)
+    emb[mask] = known
     return emb, mask
+
+
+def _encodable(label_encoder, text: str, error: type[Exception]) -> bool:
+    try:
+        label_encoder.encode([text])
+    except error:
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------------
