@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import json
 import shutil
 
 import numpy as np
@@ -226,6 +227,7 @@ def test_deterministic_across_instances_and_order(subset):
     assert fresh.config() == subset.config()
     assert set(subset.config()) >= {"name", "dim", "vectors", "rule", "phrases"}
     assert subset.config()["vectors"]["sha256"].startswith("cfac2057")
+    assert json.loads(json.dumps(subset.config())) == subset.config()  # storable in model files
 
 
 def test_glove_all_esc50_words(glove):
@@ -294,6 +296,10 @@ def test_word2vec_formats_agree(subset, tmp_path):
     for path in (txt, noheader):  # text holds decimal floats: float32 round trip
         enc = get_label_encoder("word2vec", vectors=path)
         np.testing.assert_allclose(enc.encode(labels), expected, rtol=1e-5, atol=1e-6)
+
+    glove_txt = get_label_encoder("glove", vectors=noheader)  # a GloVe .txt instead of 6B 50d
+    np.testing.assert_allclose(glove_txt.encode(labels), expected, rtol=1e-5, atol=1e-6)
+    assert glove_txt.config()["vectors"]["file"] == "glove_style.txt"
 
     limited = get_label_encoder("word2vec", vectors=src, limit=10)
     assert len(limited.vectors) == 10 and limited.config()["vectors"]["limit"] == 10

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -69,6 +71,7 @@ def test_template_and_descriptions(minilm):
     )
     cfg, plain = enc.config(), minilm.config()
     assert cfg["template"] == "the sound of {label}" and cfg["descriptions"]["count"] == 2
+    assert json.loads(json.dumps(cfg)) == cfg
     assert plain["template"] is None and plain["descriptions"] is None
     assert plain["weights"]["file"] == "model.safetensors" and len(plain["weights"]["sha256"]) == 64
     other = get_label_encoder("minilm", descriptions={**desc, "dog": "A wolf howling."})
