@@ -1,0 +1,383 @@
+"""The bilinear compatibility model of Xie & Virtanen (WASPAA 2019), trained by Algorithm 1.
+
+Compatibility of an audio feature vector θ(x) (D,) with a class embedding φ(y) (d,):
+F(x, y) = θ(x)ᵀ W φ(y), W (D, d). A sample is classified by the candidate class with the
+largest F. W is learnt by stochastic gradient descent on the weighted approximate ranking
+(WARP / ALE-style) objective, Algorithm 1 of the paper:
+
+    W ← 0
+    for each epoch: for each training sample n, in a seeded random order:
+        ℓ(y) = Δ(yₙ, y) + F(xₙ, y) − F(xₙ, yₙ)   for every training class y (computed once)
+        sort ℓ in descending order, r = 1 for the largest
+        for each ℓ(y) > 0, in that order:
+            W ← W − η · β_{⌊(C−1)/r⌋} · θ(xₙ) · [φ(y) − φ(yₙ)]ᵀ,   β_k = Σ_{j≤k} 1/j
+
+and the empirical risk of eq. (4), tracked after every epoch,
+
+    R(W) = (1/N) Σₙ (β_{rₙ} / rₙ) Σ_y max(0, ℓₙ(y)),   rₙ = #{y : ℓₙ(y) > 0},  0/0 = 0.
+
+Interpretations of the paper's text (each one is what the code does):
+
+1. Δ is the 0/1 loss: Δ(yₙ, y) = 0 if y = yₙ else 1. So ℓ(yₙ) = 0 exactly and the true class
+   never updates W; every sample has at most C − 1 positive losses.
+2. "All training classes" are the C rows of the ``class_embeddings`` given to ``fit``,
+   including classes that have no samples (they act as negatives only); C in β_{⌊(C−1)/r⌋} is
+   that C.
+3. The losses of a sample are computed once, with W as it is before the sample's first update;
+   the sample's updates then do not change each other's weights, so they are applied as their
+   sum, one rank-one update W ← W − η θ(xₙ) (Σ_r β_r [φ(y_r) − φ(yₙ)])ᵀ. This is exact, not an
+   approximation (the tests compare with a literal loop to 1e-10).
+4. Ties among equal losses are ordered by the lower class index first (a stable sort); this
+   matters at the start, when W = 0 and every wrong class has ℓ = 1 exactly.
+5. The ranks r count all classes in the sorted order (the true class sorts among the zeros, so
+   the positive losses take ranks 1..p exactly).
+6. Each epoch visits every sample once in the order ``rng.permutation(n)`` of one
+   ``np.random.default_rng(seed)`` drawn anew each epoch; ``epochs`` is the paper's m.
+7. ``risk_history_[e]`` is R(W) over the training set with W at the end of epoch e + 1
+   (length ``epochs``); R(0) = β_{C−1} for reference. No regularisation term is used (the
+   paper's objective has none; early stopping through m is the regulariser).
+8. θ and φ are the given vectors, or (``normalize=True``, the default) θ = audio features
+   standardised with the training mean and standard deviation per dimension then scaled to
+   unit L2 norm, and φ = class embeddings scaled to unit L2 norm (all-zero embeddings, e.g. of
+   labels without word vectors, stay zero). The paper does not specify a normalisation; unit
+   norms make the margin Δ = 1 and η comparable across encoders (VGGish vs YAMNet scales) and
+   label embeddings. ``W_`` acts on the normalised vectors.
+
+Speed: only the training-class scores matter during training, so the loop keeps
+M = W Φᵀ (D, C) and the per-sample coefficients A (n, C) with W = −η Xᵀ A Φ, recovered
+once at the end. Samples are processed in blocks: scores of a block come from one matrix
+product with M plus a small correction from the block's own earlier updates (through the
+block's Gram matrix), and M is updated once per block. Per sample, only O(C) numpy work
+remains (losses, the sort, the weights).
+
+The same loop trains the SJE and DeViSE baselines (``zsaudio.model.baselines``), which differ
+only in which violating classes update and with what weight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import numpy as np
+
+from zsaudio.model.base import (
+    FeatureStandardizer,
+    ZeroShotEstimator,
+    check_fit_inputs,
+    l2_normalize_rows,
+)
+
+__all__ = [
+    "BilinearModel",
+    "BilinearZSL", "harmonic_numbers", "rank_weights", "ranking_sgd", "ranking_risk"]
+
+# Samples per block in the vectorised loop: small enough for the in-block correction to be
+# cheap, large enough that the per-block matrix products amortise their call overhead.
+_BLOCK_SIZE = 32
+
+
+def _single_threaded_blas() -> contextlib.AbstractContextManager:
+    """Limit BLAS to one thread while the per-sample loop runs.
+
+    The loop issues many tiny matrix products; a multi-threaded BLAS spends more on waking
+    and spinning threads than on the work, and is 3-5x slower on a busy machine (measured).
+    threadpoolctl ships with scikit-learn; without it, nothing is limited.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def harmonic_numbers(k_max: int) -> np.ndarray:
+    """β_k = Σ_{j≤k} 1/j for k = 0..k_max (β_0 = 0), shape (k_max + 1,).
+
+    >>> harmonic_numbers(3)
+    array([0.        , 1.        , 1.5       , 1.83333333])
+    """
+    return np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, k_max + 1))])
+
+
+def rank_weights(n_classes: int, weighting: str) -> np.ndarray:
+    """Update weight of the violating class at rank r = 1..C−1, shape (C − 1,).
+
+    ``"rank"``: β_{⌊(C−1)/r⌋} (Algorithm 1); ``"all"``: 1 for every violator (DeViSE);
+    ``"max"``: 1 for the most violating class only (SJE).
+    """
+    r = np.arange(1, n_classes)
+    if weighting == "rank":
+        return harmonic_numbers(n_classes - 1)[(n_classes - 1) // r]
+    if weighting == "all":
+        return np.ones(n_classes - 1)
+    if weighting == "max":
+        return (r == 1).astype(np.float64)
+    raise ValueError(f"weighting must be 'rank', 'all' or 'max', got {weighting!r}")
+
+
+def ranking_risk(scores: np.ndarray, y: np.ndarray, weighting: str, margin: float = 1.0) -> float:
+    """Empirical risk of the ranking objective for given training scores.
+
+    Parameters
+    ----------
+    scores : np.ndarray, shape (n, C)
+        F(xₙ, y) for the training classes.
+    y : np.ndarray of int, shape (n,)
+    weighting : {"rank", "all", "max"}
+        ``"rank"``: eq. (4), (β_{rₙ}/rₙ) Σ_y max(0, ℓ), 0/0 = 0; ``"all"``: Σ_y max(0, ℓ);
+        ``"max"``: max_y max(0, ℓ).
+    margin : float
+        Δ for the wrong classes.
+
+    Returns
+    -------
+    float, mean over samples.
+    """
+    n, C = scores.shape
+    rows = np.arange(n)
+    losses = margin + scores - scores[rows, y][:, None]
+    losses[rows, y] = 0.0
+    hinge = np.maximum(losses, 0.0)
+    if weighting == "rank":
+        r = np.count_nonzero(losses > 0, axis=1)
+        per_sample = harmonic_numbers(C)[r] / np.maximum(r, 1) * hinge.sum(axis=1)
+    elif weighting == "all":
+        per_sample = hinge.sum(axis=1)
+    elif weighting == "max":
+        per_sample = hinge.max(axis=1)
+    else:
+        raise ValueError(f"weighting must be 'rank', 'all' or 'max', got {weighting!r}")
+    return float(per_sample.mean())
+
+
+def ranking_sgd(
+    X: np.ndarray,
+    y: np.ndarray,
+    class_embeddings: np.ndarray,
+    *,
+    learning_rate: float,
+    epochs: int,
+    seed: int,
+    weighting: str = "rank",
+    margin: float = 1.0,
+    checkpoints: list[int] | None = None,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Per-sample SGD on a ranking hinge loss of a bilinear model (Algorithm 1 and kin).
+
+    Parameters
+    ----------
+    X : np.ndarray, float64, shape (n, D)
+        θ(xₙ) of the training samples (already normalised if wanted).
+    y : np.ndarray of int, shape (n,)
+    class_embeddings : np.ndarray, float64, shape (C, d)
+        φ of the training classes.
+    learning_rate : float
+        η.
+    epochs : int
+        Number of passes m (≥ 1).
+    seed : int
+        Seed of the per-epoch sample permutations.
+    weighting : {"rank", "all", "max"}
+        See :func:`rank_weights`.
+    margin : float
+        Δ for the wrong classes (1 in Algorithm 1).
+    checkpoints : list of int or None
+        Epoch counts after which W is returned (default: ``[epochs]``). Training with m
+        epochs is a prefix of training with more, so one run serves an epoch grid.
+
+    Returns
+    -------
+    Ws : list of np.ndarray, shape (D, d)
+        W after each checkpoint epoch, in the order of ``sorted(set(checkpoints))``.
+    risks : np.ndarray, shape (epochs,)
+        :func:`ranking_risk` after each epoch.
+    """
+    checkpoints = sorted(set([epochs] if checkpoints is None else checkpoints))
+    if checkpoints[0] < 1 or checkpoints[-1] > epochs:
+        raise ValueError(f"checkpoints must lie in [1, {epochs}], got {checkpoints}")
+    with _single_threaded_blas():
+        return _ranking_sgd_loop(
+            X, y, class_embeddings, float(learning_rate), epochs, seed, weighting, margin,
+            checkpoints,
+        )
+
+
+def _ranking_sgd_loop(X, y, class_embeddings, eta, epochs, seed, weighting, margin, checkpoints):
+    n, D = X.shape
+    C = class_embeddings.shape[0]
+    K = class_embeddings @ class_embeddings.T  # Gram of the classes: M's update is x·(K c)ᵀ
+    wr = rank_weights(C, weighting)
+    cw = np.cumsum(wr)
+    M = np.zeros((D, C))  # W Φᵀ: the training-class scores of any x are x @ M
+    A = np.zeros((n, C))  # W = −η Xᵀ A Φ
+    rng = np.random.default_rng(seed)
+    risks = np.empty(epochs)
+    Ws = []
+    count_nonzero = np.count_nonzero  # fewer lookups in the hot loop
+    for epoch in range(1, epochs + 1):
+        perm = rng.permutation(n)
+        for start in range(0, n, _BLOCK_SIZE):
+            idx = perm[start : start + _BLOCK_SIZE]
+            Xb = X[idx]
+            base = Xb @ M
+            # In-block correction: sample j sees the updates x_i (K c_i)ᵀ of earlier i < j.
+            G = (-eta) * (Xb @ Xb.T)
+            V = np.zeros((len(idx), C))  # K c_j
+            Cb = np.zeros((len(idx), C))  # c_j
+            for j, yj in enumerate(y[idx].tolist()):
+                s = base[j] + G[j, :j] @ V[:j]
+                neg_loss = (s[yj] - margin) - s  # −ℓ; < 0 where the class violates
+                neg_loss[yj] = 0.0
+                if weighting == "max":
+                    top = int(neg_loss.argmin())  # first of the most violating classes
+                    if neg_loss[top] >= 0.0:
+                        continue
+                    c = Cb[j]
+                    c[top] = 1.0
+                    c[yj] = -1.0
+                elif weighting == "all":
+                    viol = neg_loss < 0.0
+                    p = count_nonzero(viol)
+                    if p == 0:
+                        continue
+                    c = Cb[j]
+                    c[viol] = 1.0
+                    c[yj] = -float(p)
+                else:
+                    p = count_nonzero(neg_loss < 0.0)
+                    if p == 0:
+                        continue
+                    order = neg_loss.argsort(kind="stable")  # descending ℓ, ties: low index
+                    c = Cb[j]
+                    c[order[:p]] = wr[:p]
+                    c[yj] = -cw[p - 1]
+                V[j] = K @ c
+            M += Xb.T @ ((-eta) * V)
+            A[idx] += Cb
+        risks[epoch - 1] = ranking_risk(X @ M, y, weighting, margin)
+        if epoch in checkpoints:
+            Ws.append((-eta) * (X.T @ (A @ class_embeddings)))
+    return Ws, risks
+
+
+class BilinearModel(ZeroShotEstimator):
+    """Base of the models F(x, y) = θ(x)ᵀ W_ φ(y) with the optional input normalisation.
+
+    Subclasses set ``self.normalize`` in their constructor, call ``_prepare_fit`` in
+    ``_fit`` and set ``W_`` (D, d); scoring is shared.
+    """
+
+    normalize: bool = True
+
+    def _prepare_fit(self, X: np.ndarray, E: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.normalize:
+            std = FeatureStandardizer.fit(X)
+            self.feature_mean_, self.feature_scale_ = std.mean, std.scale
+            return std.transform(X), l2_normalize_rows(E)
+        return X, E
+
+    def _transform(self, X: np.ndarray, E: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.normalize:
+            X = FeatureStandardizer(self.feature_mean_, self.feature_scale_).transform(X)
+            E = l2_normalize_rows(E)
+        return X, E
+
+    def _decision_function(self, X: np.ndarray, class_embeddings: np.ndarray) -> np.ndarray:
+        X, E = self._transform(X, class_embeddings)
+        return (X @ self.W_) @ E.T
+
+
+class BilinearZSL(BilinearModel):
+    """Bilinear compatibility model F(x, y) = θ(x)ᵀ W φ(y) trained by Algorithm 1.
+
+    Parameters
+    ----------
+    learning_rate : float, default 0.01
+        η, the SGD step.
+    epochs : int, default 20
+        m, passes over the training samples.
+    seed : int, default 0
+        Seed of the per-epoch sample order.
+    normalize : bool, default True
+        Standardise audio features with the training mean/std then scale rows to unit norm,
+        and scale class embeddings to unit norm (see the module docstring, point 8).
+
+    Attributes
+    ----------
+    W_ : np.ndarray, shape (D, d)
+        The learnt compatibility matrix (on normalised inputs if ``normalize``).
+    risk_history_ : np.ndarray, shape (epochs,)
+        Empirical risk of eq. (4) after each epoch.
+    feature_mean_, feature_scale_ : np.ndarray, shape (D,)
+        Training statistics (only if ``normalize``).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> E = rng.normal(size=(6, 5)); X = rng.normal(size=(60, 8)); y = np.arange(60) % 6
+    >>> model = BilinearZSL(epochs=3).fit(X, y, E)
+    >>> model.W_.shape, model.risk_history_.shape, model.predict(X[:4], E[:3]).shape
+    ((8, 5), (3,), (4,))
+    """
+
+    method_name = "bilinear"
+    _weighting = "rank"
+    # Hyper-parameter whose values along a grid come from one training run (see selection).
+    _path_param = "epochs"
+
+    def __init__(
+        self, learning_rate: float = 0.01, epochs: int = 20, seed: int = 0, normalize: bool = True
+    ):
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.seed = seed
+        self.normalize = normalize
+
+    def _margin(self) -> float:
+        return 1.0
+
+    def _check_params(self) -> None:
+        if not (isinstance(self.epochs, (int, np.integer)) and self.epochs >= 1):
+            raise ValueError(f"epochs must be an integer >= 1, got {self.epochs!r}")
+        if not (np.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+
+    def _fit(self, X: np.ndarray, y: np.ndarray, class_embeddings: np.ndarray) -> None:
+        self._check_params()
+        Xn, En = self._prepare_fit(X, class_embeddings)
+        Ws, risks = ranking_sgd(
+            Xn, y, En, learning_rate=self.learning_rate, epochs=int(self.epochs),
+            seed=self.seed, weighting=self._weighting, margin=self._margin(),
+        )
+        self.W_ = Ws[-1]
+        self.risk_history_ = risks
+
+    def _fit_path(
+        self, X: Any, y: Any, class_embeddings: Any, values: list[int]
+    ) -> list[BilinearZSL]:
+        """Fitted copies for each epoch count in ``values``, from one training run.
+
+        ``self.epochs`` is ignored; each copy has ``epochs`` set to its value and equals
+        ``clone.fit(...)`` exactly.
+        """
+        values = [int(v) for v in values]
+        longest = type(self)(**{**self.get_params(), "epochs": max(values)})
+        longest._check_params()
+        X, y, E = check_fit_inputs(X, y, class_embeddings)
+        longest.n_features_in_, longest.embedding_dim_, longest.n_classes_ = (
+            X.shape[1], E.shape[1], E.shape[0])
+        Xn, En = longest._prepare_fit(X, E)
+        Ws, risks = ranking_sgd(
+            Xn, y, En, learning_rate=self.learning_rate, epochs=max(values), seed=self.seed,
+            weighting=self._weighting, margin=self._margin(), checkpoints=values,
+        )
+        by_epochs = dict(zip(sorted(set(values)), Ws, strict=True))
+        fitted = []
+        for v in values:
+            est = type(self)(**{**self.get_params(), "epochs": v})
+            est._set_state({k: np.asarray(a) for k, a in longest._state_arrays().items()})
+            est.W_ = by_epochs[v]
+            est.risk_history_ = risks[:v].copy()
+            fitted.append(est)
+        return fitted

@@ -1,0 +1,190 @@
+"""Hyper-parameter selection on validation classes held out of the training classes.
+
+Zero-shot model selection must not look at the test classes. Here, each split holds out a
+random subset of the *training* classes (those with samples) as validation classes: the
+model is fitted on the samples of the other training classes and scored zero-shot on the
+held-out classes' samples, ranked among the held-out classes only. The grid point with the
+best mean top-k accuracy over the splits wins (ties: the first in grid order).
+
+For methods with a one-run path (``_path_param``, e.g. ``epochs`` of Algorithm 1, where a
+run of m epochs is a prefix of a longer run) all values of that parameter are scored from a
+single training run per split and combination of the other parameters.
+
+Example
+-------
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> E = rng.normal(size=(10, 6)); y = np.repeat(np.arange(10), 8)
+>>> X = E[y] @ rng.normal(size=(6, 12)) + 0.1 * rng.normal(size=(80, 12))
+>>> res = select_hyperparameters("bilinear", {"learning_rate": [0.01, 0.1], "epochs": [1, 5]},
+...                              X, y, E, n_val_classes=3, n_splits=2)
+>>> sorted(res.best_params), len(res.table)
+(['epochs', 'learning_rate'], 4)
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from zsaudio.model.base import check_fit_inputs
+
+__all__ = ["SelectionResult", "select_hyperparameters", "validation_splits"]
+
+
+@dataclass
+class SelectionResult:
+    """Outcome of :func:`select_hyperparameters`.
+
+    Attributes
+    ----------
+    best_params : dict
+        The winning grid point (only the grid's keys).
+    table : list of dict
+        One row per grid point, in grid order: the parameters plus ``"mean_score"``,
+        ``"std_score"`` and ``"split_scores"`` (list, one per split).
+    splits : list of list of int
+        The validation classes (indices into ``class_embeddings``) of each split.
+    """
+
+    best_params: dict
+    table: list[dict]
+    splits: list[list[int]] = field(default_factory=list)
+
+
+def validation_splits(
+    y: np.ndarray, n_val_classes: int | float, n_splits: int, seed: int = 0
+) -> list[np.ndarray]:
+    """Random subsets of the classes present in ``y`` to hold out, one per split.
+
+    Parameters
+    ----------
+    y : np.ndarray of int, shape (n,)
+    n_val_classes : int or float
+        Number of validation classes, or a fraction in (0, 1) of the classes with samples.
+        At least 2 must be held out and at least 2 must remain for training.
+    n_splits : int
+    seed : int
+
+    Returns
+    -------
+    list of np.ndarray of int, each sorted, shape (n_val,)
+    """
+    present = np.unique(y)
+    n_present = present.size
+    if isinstance(n_val_classes, float) and not float(n_val_classes).is_integer():
+        if not 0 < n_val_classes < 1:
+            raise ValueError(f"a fractional n_val_classes must be in (0, 1), got {n_val_classes}")
+        n_val = int(round(n_val_classes * n_present))
+    else:
+        n_val = int(n_val_classes)
+    if n_val < 2 or n_present - n_val < 2:
+        raise ValueError(
+            f"need >= 2 validation and >= 2 remaining training classes; got n_val={n_val} "
+            f"of {n_present} classes with samples"
+        )
+    if n_splits < 1:
+        raise ValueError(f"n_splits must be >= 1, got {n_splits}")
+    rng = np.random.default_rng(seed)
+    return [np.sort(rng.choice(present, size=n_val, replace=False)) for _ in range(n_splits)]
+
+
+def select_hyperparameters(
+    method: str,
+    grid: dict[str, list],
+    X: Any,
+    y: Any,
+    class_embeddings: Any,
+    n_val_classes: int | float,
+    n_splits: int = 3,
+    seed: int = 0,
+    k: int = 1,
+    fixed_params: dict[str, Any] | None = None,
+) -> SelectionResult:
+    """Grid search scored by zero-shot accuracy on held-out training classes.
+
+    Parameters
+    ----------
+    method : str
+        A key of :data:`zsaudio.model.METHODS`.
+    grid : dict of str to list
+        Values to try per hyper-parameter (full Cartesian product).
+    X : array-like, shape (n, D)
+        Training samples only (never the test classes).
+    y : array-like of int, shape (n,)
+        Indices into ``class_embeddings``.
+    class_embeddings : array-like, shape (C, d)
+        Embeddings of the training classes.
+    n_val_classes : int or float
+        Validation classes per split (count, or fraction of classes with samples).
+    n_splits : int, default 3
+        Random class splits; scores are averaged over them.
+    seed : int, default 0
+        Seed of the splits.
+    k : int, default 1
+        Score is top-k accuracy on the validation classes.
+    fixed_params : dict or None
+        Hyper-parameters set for every grid point (e.g. ``{"seed": 1}``).
+
+    Returns
+    -------
+    SelectionResult
+    """
+    from zsaudio.model import METHODS
+
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; known: {sorted(METHODS)}")
+    cls = METHODS[method]
+    valid = set(cls._param_names())
+    fixed_params = dict(fixed_params or {})
+    for name, values in grid.items():
+        if name not in valid:
+            raise ValueError(f"{method} has no hyper-parameter {name!r}; valid: {sorted(valid)}")
+        if not isinstance(values, (list, tuple)) or len(values) == 0:
+            raise ValueError(f"grid[{name!r}] must be a non-empty list, got {values!r}")
+    X, y, E = check_fit_inputs(X, y, class_embeddings)
+    splits = validation_splits(y, n_val_classes, n_splits, seed)
+
+    names = list(grid)
+    points = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grid.values())]
+    path = getattr(cls, "_path_param", None)
+    path = path if path in grid else None
+    scores = {i: [] for i in range(len(points))}
+    for val in splits:
+        is_val = np.isin(y, val)
+        train_classes = np.setdiff1d(np.arange(E.shape[0]), val)
+        # Re-index: training sees only its classes; validation ranks only the held-out ones.
+        tr_map = np.full(E.shape[0], -1)
+        tr_map[train_classes] = np.arange(train_classes.size)
+        va_map = np.full(E.shape[0], -1)
+        va_map[val] = np.arange(val.size)
+        Xtr, ytr, Etr = X[~is_val], tr_map[y[~is_val]], E[train_classes]
+        Xva, yva, Eva = X[is_val], va_map[y[is_val]], E[val]
+        if path is None:
+            for i, point in enumerate(points):
+                est = cls(**{**fixed_params, **point}).fit(Xtr, ytr, Etr)
+                scores[i].append(est.score(Xva, yva, Eva, k=k))
+        else:
+            # Group points that differ only in the path parameter: one run each group.
+            groups: dict[tuple, list[int]] = {}
+            for i, point in enumerate(points):
+                key = tuple((n, repr(v)) for n, v in point.items() if n != path)
+                groups.setdefault(key, []).append(i)
+            for members in groups.values():
+                base = {n: v for n, v in points[members[0]].items() if n != path}
+                est = cls(**{**fixed_params, **base})
+                fitted = est._fit_path(Xtr, ytr, Etr, [points[i][path] for i in members])
+                for i, f in zip(members, fitted, strict=True):
+                    scores[i].append(f.score(Xva, yva, Eva, k=k))
+
+    table = []
+    for i, point in enumerate(points):
+        s = np.asarray(scores[i])
+        table.append({**point, "mean_score": float(s.mean()), "std_score": float(s.std()),
+                      "split_scores": s.tolist()})
+    best = int(np.argmax([row["mean_score"] for row in table]))
+    return SelectionResult(best_params=dict(points[best]), table=table,
+                           splits=[v.tolist() for v in splits])
