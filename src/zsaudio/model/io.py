@@ -132,15 +132,18 @@ def load_model(
     from zsaudio.model import METHODS
 
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if _META_KEY not in data.files:
-                raise ValueError(f"{path} is not a zsaudio model file (no {_META_KEY})")
-            meta = json.loads(str(data[_META_KEY]))
-            state = {
-                k[len(_STATE_PREFIX):]: data[k] for k in data.files if k.startswith(_STATE_PREFIX)
-            }
-    except (OSError, EOFError) as err:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, EOFError, ValueError) as err:  # ValueError: neither npz nor npy
         raise ValueError(f"cannot read model file {path}: {err}") from err
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path} is not a zsaudio model file (a bare .npy array)")
+    with data:
+        if _META_KEY not in data.files:
+            raise ValueError(f"{path} is not a zsaudio model file (no {_META_KEY})")
+        meta = json.loads(str(data[_META_KEY]))
+        state = {
+            k[len(_STATE_PREFIX):]: data[k] for k in data.files if k.startswith(_STATE_PREFIX)
+        }
     if meta.get("format") != FORMAT_NAME:
         raise ValueError(f"{path} is not a zsaudio model file (format {meta.get('format')!r})")
     if meta.get("format_version", 0) > FORMAT_VERSION:
