@@ -3,7 +3,11 @@
 import numpy as np
 import pytest
 
-from zsaudio.model.conse import ConSE, l2_normalize, stable_topk
+from zsaudio.model import register_method
+from zsaudio.model.base import NotFittedError
+from zsaudio.model.base import l2_normalize_rows as l2_normalize
+from zsaudio.model.conse import ConSE, stable_topk
+from zsaudio.model.io import load_model, save_model
 
 
 def _synthetic_head(seed=0, n_source=30, n_unseen=6, d=16, n_per=20, noise=0.05):
@@ -140,11 +144,11 @@ def test_bad_hyper_parameters(kwargs, match):
 def test_invalid_inputs_raise_clear_errors():
     S = np.eye(3)
     model = ConSE().fit(source_embeddings=S)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         ConSE().predict(np.ones((1, 3)), S)
-    with pytest.raises(ValueError, match="3 class scores"):
+    with pytest.raises(ValueError, match="fitted with 3"):
         model.predict(np.ones((2, 4)), S)
-    with pytest.raises(ValueError, match="dimension"):
+    with pytest.raises(ValueError, match="columns"):
         model.predict(np.ones((2, 3)), np.ones((2, 5)))
     with pytest.raises(ValueError, match="NaN"):
         model.predict(np.array([[np.nan, 0, 0]]), S)
@@ -155,8 +159,29 @@ def test_invalid_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="source_mask"):
         ConSE().fit(source_embeddings=S, source_mask=[True])
     with pytest.raises(ValueError, match="source embeddings"):
-        ConSE().fit(np.ones((2, 4)), source_embeddings=S)
+        ConSE().fit(np.ones((2, 4)), [0, 1], np.eye(2, 3), source_embeddings=S)
+    with pytest.raises(ValueError, match="same label encoder"):
+        ConSE().fit(np.ones((2, 3)), [0, 1], np.eye(2, 4), source_embeddings=S)
+    with pytest.raises(ValueError, match="together"):
+        ConSE().fit(np.ones((2, 3)), source_embeddings=S)
     with pytest.raises(ValueError, match=r"k must be"):
         model.predict_topk(np.ones((1, 3)), S, 4)
-    with pytest.raises(ValueError, match="y must"):
+    with pytest.raises(ValueError, match="labels but X"):
         model.score(np.ones((2, 3)), [0], S)
+
+
+def test_save_load_roundtrip_and_method_check(tmp_path):
+    register_method(ConSE)  # idempotent; zsaudio.model registers it for users
+    X, y, S, E = _synthetic_head()
+    S = S.copy()
+    S[3] = 0  # a masked source class must stay masked after loading
+    model = ConSE(top_t=4, score_transform="power", temperature=0.5).fit(
+        X, y, E, source_embeddings=S)
+    path = tmp_path / "conse.npz"
+    save_model(path, model, {"label_encoder": "synthetic"})
+    loaded, meta = load_model(path, expected_method="conse")
+    assert meta["input_kind"] == "scores" and loaded.get_params() == model.get_params()
+    assert loaded.source_mask_.dtype == bool and not loaded.source_mask_[3]
+    np.testing.assert_array_equal(loaded.decision_function(X, E), model.decision_function(X, E))
+    with pytest.raises(ValueError, match="'conse' model"):
+        load_model(path, expected_method="bilinear")

@@ -3,14 +3,13 @@
 import numpy as np
 import pytest
 
-from zsaudio.model.conse import ConSE, l2_normalize
-from zsaudio.model.hybrid import (
-    AnchoredConSE,
-    ConSEMix,
-    eszsl_fit,
-    validation_class_splits,
-    zscore_rows,
-)
+from zsaudio.model import register_method
+from zsaudio.model.base import NotFittedError
+from zsaudio.model.base import l2_normalize_rows as l2_normalize
+from zsaudio.model.baselines import ESZSL
+from zsaudio.model.conse import ConSE
+from zsaudio.model.hybrid import AnchoredConSE, ConSEMix, zscore_rows
+from zsaudio.model.io import load_model, save_model
 
 D_LABEL, K_SOURCE, D_AUDIO = 12, 60, 20
 
@@ -39,30 +38,10 @@ def _split(y, phi, n_train):
     return tr, ~tr, phi[:n_train], phi[n_train:], y[tr], y[~tr] - n_train
 
 
-def test_eszsl_closed_form_is_the_stationary_point():
-    rng = np.random.default_rng(0)
-    X, E = rng.normal(size=(30, 5)), rng.normal(size=(4, 3))
-    y = rng.integers(0, 4, 30)
-    V = eszsl_fit(X, y, E, gamma=0.5, lam=2.0)
-    Y = -np.ones((30, 4))
-    Y[np.arange(30), y] = 1
-    # Gradient of ||X V E^T - Y||^2 + gamma ||V E^T||^2 + lam ||X V||^2 + gamma lam ||V||^2.
-    R = X @ V @ E.T - Y
-    grad = (X.T @ R @ E + 0.5 * V @ E.T @ E + 2.0 * X.T @ X @ V + 0.5 * 2.0 * V)
-    np.testing.assert_allclose(grad, 0, atol=1e-9)
-
-
-def test_helpers():
+def test_zscore_rows():
     z = zscore_rows(np.array([[1.0, 2.0, 3.0], [5.0, 5.0, 5.0]]))
     np.testing.assert_allclose(z[0], [-1.2247449, 0, 1.2247449], rtol=1e-6)
     np.testing.assert_array_equal(z[1], 0)
-    splits = validation_class_splits(np.arange(8).repeat(3), n_splits=3, val_fraction=0.25,
-                                     seed=1)
-    for fit_cls, val_cls in splits:
-        assert val_cls.size == 2 and fit_cls.size == 6
-        assert set(fit_cls) | set(val_cls) == set(range(8)) and not set(fit_cls) & set(val_cls)
-    with pytest.raises(ValueError, match="at least 4"):
-        validation_class_splits(np.arange(3), 2, 0.25, 0)
 
 
 def test_mix_leans_on_the_audio_side_when_conse_is_noise():
@@ -86,9 +65,12 @@ def test_mix_keeps_conse_when_audio_is_noise():
     acc_conse = conse.score(scores[te], y_te, phi_te)
     assert acc_conse > 0.45
     assert mix.score(X[te], y_te, phi_te) >= acc_conse - 0.05
-    # weight 1 is exactly ConSE's ranking.
+    # weight 1 is exactly ConSE's ranking, weight 0 exactly ESZSL's.
     mix.weight_ = 1.0
     np.testing.assert_array_equal(mix.predict(X[te], phi_te), conse.predict(scores[te], phi_te))
+    mix.weight_ = 0.0
+    eszsl = ESZSL(alpha=mix.alpha_, gamma=mix.gamma_).fit(emb[tr], y_tr, phi_tr)
+    np.testing.assert_array_equal(mix.predict(X[te], phi_te), eszsl.predict(emb[te], phi_te))
 
 
 def test_mix_beats_both_parts_when_both_carry_half_the_signal():
@@ -135,14 +117,38 @@ def test_hybrid_input_validation():
         ConSEMix(n_scores=K_SOURCE).fit(scores, y, phi, source_embeddings=S)
     with pytest.raises(ValueError, match="at least 4"):
         ConSEMix(n_scores=K_SOURCE).fit(X[y < 3], y[y < 3], phi, source_embeddings=S)
-    with pytest.raises(ValueError, match="y must"):
+    with pytest.raises(ValueError, match="labels but X"):
         AnchoredConSE().fit(scores, y[:-1], phi, source_embeddings=S)
     with pytest.raises(ValueError, match="lams"):
         AnchoredConSE(lams=(0.0,)).fit(scores, y, phi, source_embeddings=S)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(ValueError, match="n_scores"):
+        ConSEMix(n_scores=K_SOURCE - 1).fit(X, y, phi, source_embeddings=S)
+    with pytest.raises(ValueError, match="weights"):
+        ConSEMix(n_scores=K_SOURCE, weights=(1.5,)).fit(X, y, phi, source_embeddings=S)
+    with pytest.raises(ValueError, match="same label encoder"):
+        AnchoredConSE().fit(scores, y, phi[:, :5], source_embeddings=S)
+    with pytest.raises(NotFittedError, match="not fitted"):
         ConSEMix().predict(X, phi)
-    mix = ConSEMix(n_scores=K_SOURCE, weights=(0.5,), gammas=(1.0,), lams=(1.0,),
+    mix = ConSEMix(n_scores=K_SOURCE, weights=(0.5,), alphas=(1.0,), gammas=(1.0,),
                    n_val_splits=1).fit(X, y, phi, source_embeddings=S)
-    with pytest.raises(ValueError, match="embedding part"):
+    with pytest.raises(ValueError, match="fitted with"):
         mix.predict(np.hstack([emb[:, :5], scores]), phi)
     assert mix.get_params()["n_scores"] == K_SOURCE
+
+
+@pytest.mark.parametrize("cls", [ConSEMix, AnchoredConSE])
+def test_hybrids_save_and_load(tmp_path, cls):
+    register_method(cls)  # idempotent; zsaudio.model registers it for users
+    phi, S, y, scores, emb = _world(6, 0.5, 0.6)
+    X = np.hstack([emb, scores]) if cls.input_kind == "both" else scores
+    kw = {"n_scores": K_SOURCE, "weights": (1.0, 0.5, 0.0)} if cls is ConSEMix else {}
+    S[7] = 0  # masked source class
+    model = cls(n_val_splits=2, **kw).fit(X, y, phi, source_embeddings=S)
+    path = tmp_path / "model.npz"
+    save_model(path, model, {})
+    loaded, meta = load_model(path, expected_method=cls.method_name)
+    assert meta["input_kind"] == cls.input_kind
+    np.testing.assert_allclose(loaded.decision_function(X, phi), model.decision_function(X, phi))
+    np.testing.assert_array_equal(loaded.validation_accuracy_, model.validation_accuracy_)
+    with pytest.raises(ValueError, match="was expected"):
+        load_model(path, expected_method="conse")

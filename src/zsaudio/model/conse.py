@@ -35,28 +35,19 @@ array([0])
 
 from __future__ import annotations
 
-import inspect
+from typing import Any
 
 import numpy as np
 
+from zsaudio.model.base import (
+    NotFittedError,
+    ZeroShotEstimator,
+    check_fit_inputs,
+    check_matrix,
+    l2_normalize_rows,
+)
+
 SCORE_TRANSFORMS = ("raw", "power", "softmax", "uniform")
-
-
-def _as_2d_finite(name: str, a, dtype=np.float64) -> np.ndarray:
-    a = np.asarray(a, dtype=dtype)
-    if a.ndim != 2:
-        raise ValueError(f"{name} must be 2-D, got shape {a.shape}")
-    if a.shape[0] == 0 or a.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {a.shape})")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return a
-
-
-def l2_normalize(a: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm; all-zero rows stay zero. Shape preserved."""
-    norms = np.linalg.norm(a, axis=-1, keepdims=True)
-    return np.divide(a, norms, out=np.zeros_like(a), where=norms > 0)
 
 
 def stable_topk(scores: np.ndarray, k: int) -> np.ndarray:
@@ -74,7 +65,7 @@ def stable_topk(scores: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-scores, axis=1, kind="stable")[:, :k]
 
 
-class ConSE:
+class ConSE(ZeroShotEstimator):
     """ConSE zero-shot classifier on an audio encoder's class scores.
 
     Parameters
@@ -100,14 +91,19 @@ class ConSE:
         The embeddings of the K source-class labels as given to ``fit`` (masked rows zero).
     source_mask_ : np.ndarray, shape (K,), bool
         True for the source classes that may be selected.
+    n_features_in_, embedding_dim_, n_classes_ : int
+        K, d, and the number of training classes seen by ``fit`` (0 when fitted without).
 
     Notes
     -----
     ``input_kind = "scores"``: X is the encoder's class-score matrix (n, K), e.g. YAMNet's
     clip-level mean of its frame sigmoid scores (K = 521), in the order of the source
-    embeddings' rows.
+    embeddings' rows. The source embeddings come from the same label encoder as the
+    candidates' (e.g. :func:`zsaudio.labels.audioset.embed_source_texts` on
+    :func:`zsaudio.labels.audioset.source_label_texts`).
     """
 
+    method_name = "conse"
     input_kind = "scores"
 
     def __init__(
@@ -122,25 +118,6 @@ class ConSE:
         self.temperature = temperature
         self.normalize_source = normalize_source
 
-    # -- scikit-learn style parameter access (constructor arguments are the hyper-parameters)
-    def get_params(self, deep: bool = True) -> dict:
-        """Hyper-parameters as a dict (the constructor's arguments)."""
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {n: getattr(self, n) for n in names}
-
-    def set_params(self, **params) -> ConSE:
-        """Set hyper-parameters by name; returns self."""
-        valid = self.get_params()
-        for k, v in params.items():
-            if k not in valid:
-                raise ValueError(f"unknown parameter {k!r} for {type(self).__name__}")
-            setattr(self, k, v)
-        return self
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
-
     def _check_params(self) -> None:
         if isinstance(self.top_t, bool) or not isinstance(self.top_t, (int, np.integer)) or \
                 self.top_t < 1:
@@ -154,22 +131,24 @@ class ConSE:
     # -- fitting: training-free, stores the source label embeddings
     def fit(
         self,
-        X=None,
-        y=None,
-        class_embeddings=None,
+        X: Any = None,
+        y: Any = None,
+        class_embeddings: Any = None,
         *,
-        source_embeddings,
-        source_mask=None,
+        source_embeddings: Any,
+        source_mask: Any = None,
     ) -> ConSE:
         """Store the source-label embeddings (nothing is learned from X, y).
 
         Parameters
         ----------
         X : array, shape (n, K), optional
-            Training clips' class scores; only checked for shape (a uniform ``fit`` signature
-            lets ConSE stand wherever a trained estimator does).
-        y, class_embeddings : optional
-            Ignored beyond shape checks (training-free).
+            Training clips' class scores; only validated (a uniform ``fit`` signature lets
+            ConSE stand wherever a trained estimator does).
+        y : array of int, shape (n,), optional
+            Rows of ``class_embeddings``; validated with X, otherwise unused.
+        class_embeddings : array, shape (C, d), optional
+            Training classes' label embeddings; validated, otherwise unused.
         source_embeddings : array, shape (K, d)
             Label embeddings of the encoder's K classes, in its output order.
         source_mask : array of bool, shape (K,), optional
@@ -180,7 +159,7 @@ class ConSE:
         self
         """
         self._check_params()
-        S = _as_2d_finite("source_embeddings", source_embeddings).astype(np.float32)
+        S = check_matrix(source_embeddings, "source_embeddings").astype(np.float32)
         if source_mask is None:
             mask = np.linalg.norm(S, axis=1) > 0
         else:
@@ -189,20 +168,23 @@ class ConSE:
                 raise ValueError(f"source_mask must have shape ({S.shape[0]},), got {mask.shape}")
         if not mask.any():
             raise ValueError("no usable source class (all masked or all-zero embeddings)")
-        if X is not None:
-            X = _as_2d_finite("X", X)
+        n_classes = 0
+        if X is not None or y is not None or class_embeddings is not None:
+            if X is None or y is None or class_embeddings is None:
+                raise ValueError("give X, y and class_embeddings together, or none of them")
+            X, y, E = check_fit_inputs(X, y, class_embeddings)
             if X.shape[1] != S.shape[0]:
                 raise ValueError(f"X has {X.shape[1]} class scores per clip but there are "
                                  f"{S.shape[0]} source embeddings")
-            if y is not None and len(y) != X.shape[0]:
-                raise ValueError(f"y has {len(y)} entries, X has {X.shape[0]} rows")
-        if class_embeddings is not None:
-            E = _as_2d_finite("class_embeddings", class_embeddings)
             if E.shape[1] != S.shape[1]:
                 raise ValueError(f"class_embeddings have dimension {E.shape[1]}, source "
-                                 f"embeddings {S.shape[1]}")
+                                 f"embeddings {S.shape[1]}: use the same label encoder")
+            n_classes = E.shape[0]
         self.source_embeddings_ = S
         self.source_mask_ = mask
+        self.n_features_in_ = S.shape[0]
+        self.embedding_dim_ = S.shape[1]
+        self.n_classes_ = n_classes
         return self
 
     @classmethod
@@ -211,16 +193,8 @@ class ConSE:
         return cls(**params).fit(source_embeddings=source_embeddings, source_mask=source_mask)
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "source_embeddings_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(...) first")
-
-    def _check_scores(self, X) -> np.ndarray:
-        X = _as_2d_finite("X", X)
-        K = self.source_embeddings_.shape[0]
-        if X.shape[1] != K:
-            raise ValueError(f"X must have {K} class scores per clip (one per source class), "
-                             f"got shape {X.shape}")
-        return X
+        if not self._is_fitted():
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit first")
 
     def source_weights(self, X) -> np.ndarray:
         """The (unnormalised) weight of every source class for each clip.
@@ -236,7 +210,7 @@ class ConSE:
         """
         self._check_fitted()
         self._check_params()
-        X = self._check_scores(X)
+        X = check_matrix(X, "X", self.n_features_in_)
         mask = self.source_mask_
         if self.score_transform in ("raw", "power") and np.any(X[:, mask] < 0):
             raise ValueError(f"score_transform={self.score_transform!r} needs scores >= 0 "
@@ -275,49 +249,12 @@ class ConSE:
         W = self.source_weights(X)
         S = self.source_embeddings_.astype(np.float64)
         if self.normalize_source:
-            S = l2_normalize(S)
+            S = l2_normalize_rows(S)
         Z = W.sum(axis=1, keepdims=True)
         return np.divide(W @ S, Z, out=np.zeros((W.shape[0], S.shape[1])), where=Z > 0)
 
-    def decision_function(self, X, class_embeddings) -> np.ndarray:
-        """Cosine between each clip's semantic vector and each candidate's embedding.
-
-        Parameters
-        ----------
-        X : array, shape (n, K)
-            Class scores.
-        class_embeddings : array, shape (C, d)
-            Candidate classes' label embeddings (same label encoder as the source ones).
-
-        Returns
-        -------
-        np.ndarray, shape (n, C), in [-1, 1]; 0 for a zero semantic vector.
-        """
-        self._check_fitted()
-        E = _as_2d_finite("class_embeddings", class_embeddings)
-        if E.shape[1] != self.source_embeddings_.shape[1]:
-            raise ValueError(f"class_embeddings have dimension {E.shape[1]} but the source "
-                             f"embeddings {self.source_embeddings_.shape[1]}: use the same "
-                             "label encoder for both")
-        return l2_normalize(self.semantic_vectors(X)) @ l2_normalize(E).T
-
-    def predict(self, X, class_embeddings) -> np.ndarray:
-        """Index (row of ``class_embeddings``) of the best candidate per clip, shape (n,)."""
-        return self.predict_topk(X, class_embeddings, 1)[:, 0]
-
-    def predict_topk(self, X, class_embeddings, k: int) -> np.ndarray:
-        """Indices of the k best candidates per clip, best first, shape (n, k); ties -> lower
-        index first."""
-        scores = self.decision_function(X, class_embeddings)
-        if not 1 <= k <= scores.shape[1]:
-            raise ValueError(f"k must be in [1, {scores.shape[1]}], got {k}")
-        return stable_topk(scores, k)
-
-    def score(self, X, y, class_embeddings, k: int = 1) -> float:
-        """Top-k accuracy: the fraction of clips whose true candidate index ``y`` is among the
-        k best. ``y``: shape (n,), ints in [0, C)."""
-        y = np.asarray(y)
-        top = self.predict_topk(X, class_embeddings, k)
-        if y.shape != (top.shape[0],):
-            raise ValueError(f"y must have shape ({top.shape[0]},), got {y.shape}")
-        return float(np.mean(np.any(top == y[:, None], axis=1)))
+    def _decision_function(self, X: np.ndarray, class_embeddings: np.ndarray) -> np.ndarray:
+        """Cosine between each clip's semantic vector and each candidate's embedding, (n, C);
+        0 for a zero semantic vector. Called by ``decision_function`` after validation."""
+        return l2_normalize_rows(self.semantic_vectors(X)) @ l2_normalize_rows(
+            class_embeddings).T
