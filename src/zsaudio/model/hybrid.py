@@ -254,7 +254,7 @@ class AnchoredConSE(_ConSEHybrid):
     Parameters
     ----------
     top_t, score_transform, temperature : see :class:`ConSE`.
-    lams : sequence of float, default (inf, 10, 1, 0.1, 0.01)
+    lams : sequence of float, default (inf, 10, 1, 0.1, 0.01, 0.001, 0.0001)
         Candidate shrinkage strengths (ties: the earlier, i.e. more ConSE-like, one).
     n_val_splits, val_fraction, seed : see :class:`ConSEMix`.
 
@@ -274,7 +274,7 @@ class AnchoredConSE(_ConSEHybrid):
         top_t: int = 5,
         score_transform: str = "raw",
         temperature: float = 1.0,
-        lams: tuple = (float("inf"), 10.0, 1.0, 0.1, 0.01),
+        lams: tuple = (float("inf"), 10.0, 1.0, 0.1, 0.01, 0.001, 0.0001),
         n_val_splits: int = 5,
         val_fraction: float = 0.25,
         seed: int = 0,
