@@ -120,7 +120,11 @@ class BilinearTorch(BilinearZSL):
         wr = torch.as_tensor(
             np.append(rank_weights(C, self._weighting), 0.0), dtype=tdtype, device=dev
         )
-        W = torch.zeros((D, d), dtype=tdtype, device=dev)
+        # As in the numpy loop, keep M = W Φᵀ (D, C) and per-sample coefficients A (n, C),
+        # W = −η Xᵀ A Φ: an update costs D·C instead of D·d.
+        K = Et @ Et.T
+        M = torch.zeros((D, C), dtype=tdtype, device=dev)
+        A = torch.zeros((n, C), dtype=tdtype, device=dev)
         rng = np.random.default_rng(self.seed)
         risks = np.empty(int(self.epochs))
         with torch.no_grad():
@@ -130,7 +134,7 @@ class BilinearTorch(BilinearZSL):
                     idx = perm[start : start + int(self.batch_size)]
                     xb, yb = Xt[idx], yt[idx]
                     rows = torch.arange(len(idx), device=dev)
-                    S = (xb @ W) @ Et.T
+                    S = xb @ M
                     L = margin + S - S[rows, yb][:, None]
                     L[rows, yb] = 0.0
                     # Descending, ties keep the lower class index first (as Algorithm 1).
@@ -138,9 +142,11 @@ class BilinearTorch(BilinearZSL):
                     w = torch.where(Ls > 0, wr, torch.zeros((), dtype=tdtype, device=dev))
                     coef = torch.zeros_like(L).scatter_(1, order, w)
                     coef[rows, yb] = -w.sum(dim=1)
-                    W -= eta * (xb.T @ (coef @ Et))
-                scores = ((Xt @ W) @ Et.T).double().cpu().numpy()
+                    M -= eta * (xb.T @ (coef @ K))
+                    A.index_add_(0, idx, coef)
+                scores = (Xt @ M).double().cpu().numpy()
                 risks[epoch] = ranking_risk(scores, y, self._weighting, margin)
+            W = -eta * (Xt.T @ (A @ Et))
         self.W_ = W.double().cpu().numpy()
         self.risk_history_ = risks
 
