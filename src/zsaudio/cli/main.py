@@ -12,7 +12,7 @@ import sys
 
 from zsaudio import __version__
 
-COMMANDS = ["embed", "labels", "train", "classify", "reproduce"]
+COMMANDS = ["embed", "labels", "train", "classify", "reproduce", "demo"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,129 @@
+"""``zsaudio classify``: rank free-text labels for audio files with a trained model.
+
+Example
+-------
+::
+
+    zsaudio classify clips/ bark.wav --model model.npz --labels "dog barking" "rain" "siren"
+    zsaudio classify bark.wav --model model.npz --labels-file labels.txt --top-k 2 --json
+
+Exit status: 0 when every file was classified; 1 when some file could not be (missing,
+unreadable audio; the others are still classified and printed, the failures listed on
+stderr); 2 for bad arguments (no or duplicate labels, a label with no known word, a missing
+or mismatched model file).
+
+JSON output (``--json``), one object on stdout::
+
+    {"model": str, "method": str, "audio_encoder": str, "label_encoder": str,
+     "temperature": float, "labels": [str], "top_k": int, "n_files": int, "n_failed": int,
+     "results": [{"path": str, "error": str | null,
+                  "ranking": [{"label": str, "score": float, "probability": float}]}]}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from zsaudio.classifier import ZeroShotClassifier
+from zsaudio.labels import UnknownLabelError
+
+
+def read_labels_file(path: str | Path) -> list[str]:
+    """One label per line; blank lines and lines starting with ``#`` are skipped.
+
+    >>> import tempfile, os
+    >>> f = os.path.join(tempfile.mkdtemp(), "labels.txt")
+    >>> _ = open(f, "w").write("dog barking\\n\\n# comment\\n rain \\n")
+    >>> read_labels_file(f)
+    ['dog barking', 'rain']
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"labels file not found: {path}")
+    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "classify",
+        help="rank candidate labels for audio files with a trained model",
+        description="Embed the audio (cached) and the candidate labels, and print for each file "
+                    "the labels ranked by compatibility, with a calibrated probability "
+                    "(softmax over the candidates' scores / the model's temperature).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", metavar="FILE_OR_FOLDER")
+    p.add_argument("--model", required=True, metavar="MODEL", help="model file from `zsaudio train`")
+    p.add_argument("--labels", nargs="+", default=[], metavar="LABEL", help="candidate labels")
+    p.add_argument("--labels-file", metavar="FILE", help="candidate labels, one per line")
+    p.add_argument("--top-k", type=int, default=3, help="labels shown per file")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument("--method", help="refuse the model unless it is of this method")
+    p.add_argument("--audio-encoder", help="refuse the model unless trained with this audio encoder")
+    p.add_argument("--label-encoder", help="refuse the model unless trained with this label encoder")
+    p.add_argument("--cache", metavar="DIR", help="embedding cache folder (default: the user cache)")
+    p.add_argument("--workers", type=int, metavar="N", help="decoding/embedding processes")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.set_defaults(func=run)
+
+
+def _err(msg: str) -> int:
+    print(f"zsaudio classify: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def format_text(results, show_score: bool = True) -> str:
+    """Human-readable rankings: the path, then one numbered line per label."""
+    lines = []
+    for r in results:
+        lines.append(r.path)
+        if r.error:
+            lines.append(f"  error: {r.error}")
+            continue
+        width = max(len(p.label) for p in r.ranking)
+        for i, p in enumerate(r.ranking, 1):
+            score = f"  (score {p.score:+.4f})" if show_score else ""
+            lines.append(f"  {i}. {p.label:<{width}}  {p.probability:6.1%}{score}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    labels = list(args.labels)
+    try:
+        if args.labels_file:
+            labels += read_labels_file(args.labels_file)
+    except (FileNotFoundError, UnicodeDecodeError) as err:
+        return _err(str(err))
+    if args.top_k < 1:
+        return _err(f"--top-k must be >= 1, got {args.top_k}")
+    try:
+        clf = ZeroShotClassifier.load(args.model, method=args.method, audio_encoder=args.audio_encoder,
+                                      label_encoder=args.label_encoder, cache_dir=args.cache,
+                                      workers=args.workers, device=args.device, progress=False)
+        for warning in clf.label_warnings(labels) if labels else []:
+            print(f"warning: {warning}", file=sys.stderr)
+        results = clf.classify(args.inputs, labels, top_k=args.top_k)
+    except UnknownLabelError as err:
+        return _err(f"{err} (use other words, or a sentence label encoder such as minilm)")
+    except (FileNotFoundError, ValueError, RuntimeError) as err:
+        return _err(str(err))
+    failed = [r for r in results if not r.ok]
+    if args.json:
+        doc = {"model": str(args.model), "method": clf.method, "audio_encoder": clf.audio_encoder,
+               "label_encoder": clf.label_encoder, "temperature": clf.temperature_,
+               "labels": labels, "top_k": min(args.top_k, len(labels)), "n_files": len(results),
+               "n_failed": len(failed), "results": [r.to_dict() for r in results]}
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        print(format_text(results))
+    if failed:
+        print(f"zsaudio classify: {len(failed)} of {len(results)} file(s) not classified:",
+              file=sys.stderr)
+        for r in failed:
+            print(f"  {r.path}: {r.error}", file=sys.stderr)
+        return 1
+    return 0
