@@ -85,6 +85,20 @@ def test_vectorised_equals_literal_loop_normalised_inputs_and_block_boundaries()
     np.testing.assert_allclose(np.linalg.norm(Xn, axis=1), 1.0)
 
 
+def test_vectorised_equals_literal_loop_when_few_samples_violate():
+    # Separable data, later epochs: few violators per block (the loop's sparse path).
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(90, 120))
+    y = np.arange(90) % 6
+    Phi = rng.normal(size=(6, 4))
+    model = BilinearZSL(learning_rate=0.5, epochs=12, seed=2).fit(X, y, Phi)
+    Xn = FeatureStandardizer.fit(X).transform(X)
+    W, risks = literal_algorithm1(Xn, y, l2_normalize_rows(Phi), 0.5, 12, 2)
+    assert 0 < risks[-3] < 0.1 * risks[0]  # a late epoch still had (few) updates
+    np.testing.assert_allclose(model.W_, W, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(model.risk_history_, risks, rtol=0, atol=1e-10)
+
+
 def test_ties_broken_by_class_index_like_the_oracle():
     # Duplicate and all-zero class embeddings give exactly tied losses at every step.
     X, y, Phi = _random_problem(3, C=6)

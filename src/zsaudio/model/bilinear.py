@@ -45,10 +45,12 @@ Interpretations of the paper's text (each one is what the code does):
 
 Speed: only the training-class scores matter during training, so the loop keeps
 M = W Φᵀ (D, C) and the per-sample coefficients A (n, C) with W = −η Xᵀ A Φ, recovered
-once at the end. Samples are processed in blocks: scores of a block come from one matrix
-product with M plus a small correction from the block's own earlier updates (through the
-block's Gram matrix), and M is updated once per block. Per sample, only O(C) numpy work
-remains (losses, the sort, the weights).
+once at the end. Samples are processed in blocks of the epoch's order: the block's losses
+come from one matrix product with M; if most of its samples violate a margin, each sample's
+scores are corrected by the block's earlier updates through the block's Gram matrix (dense
+path); otherwise only the violating samples do work, each update shifting the later samples'
+losses by one outer product (sparse path, for late epochs). M is updated once per block.
+Per sample, only O(C) numpy work remains (losses, the sort, the weights).
 
 The same loop trains the SJE and DeViSE baselines (``zsaudio.model.baselines``), which differ
 only in which violating classes update and with what weight.
@@ -214,47 +216,74 @@ def _ranking_sgd_loop(X, y, class_embeddings, eta, epochs, seed, weighting, marg
     rng = np.random.default_rng(seed)
     risks = np.empty(epochs)
     Ws = []
-    count_nonzero = np.count_nonzero  # fewer lookups in the hot loop
+    count_nonzero, flatnonzero = np.count_nonzero, np.flatnonzero  # fewer lookups below
     for epoch in range(1, epochs + 1):
         perm = rng.permutation(n)
         for start in range(0, n, _BLOCK_SIZE):
             idx = perm[start : start + _BLOCK_SIZE]
-            Xb = X[idx]
-            base = Xb @ M
-            # In-block correction: sample j sees the updates x_i (K c_i)ᵀ of earlier i < j.
-            G = (-eta) * (Xb @ Xb.T)
-            V = np.zeros((len(idx), C))  # K c_j
-            Cb = np.zeros((len(idx), C))  # c_j
-            for j, yj in enumerate(y[idx].tolist()):
-                s = base[j] + G[j, :j] @ V[:j]
-                neg_loss = (s[yj] - margin) - s  # −ℓ; < 0 where the class violates
-                neg_loss[yj] = 0.0
-                if weighting == "max":
-                    top = int(neg_loss.argmin())  # first of the most violating classes
-                    if neg_loss[top] >= 0.0:
-                        continue
-                    c = Cb[j]
-                    c[top] = 1.0
-                    c[yj] = -1.0
-                elif weighting == "all":
-                    viol = neg_loss < 0.0
-                    p = count_nonzero(viol)
-                    if p == 0:
-                        continue
-                    c = Cb[j]
-                    c[viol] = 1.0
-                    c[yj] = -float(p)
+            Xb, yb = X[idx], y[idx]
+            b = len(idx)
+            rows = np.arange(b)
+            # −ℓ for the block with M as it is now; < 0 where a class violates the margin.
+            S = Xb @ M
+            NL = (S[rows, yb] - margin)[:, None] - S
+            NL[rows, yb] = 0.0
+            pending = flatnonzero((NL < 0.0).any(axis=1))
+            if pending.size == 0:
+                continue  # no sample of the block updates: nothing changes
+            Cb = np.zeros((b, C))  # c_j: W −= η x_j (c_j Φ)
+            V = np.zeros((b, C))  # K c_j: M −= η x_j (K c_j)ᵀ
+            updated = []
+            j = int(pending[0])
+            dense = 2 * pending.size > b
+            if dense:
+                # Most samples update: scores of sample j are its block-start scores plus
+                # the updates of the block's earlier samples, through the block's Gram.
+                G = (-eta) * (Xb @ Xb.T)
+            ylist = yb.tolist()
+            while True:
+                yj = ylist[j]
+                if dense:
+                    s = S[j] + G[j, :j] @ V[:j]
+                    neg_loss = (s[yj] - margin) - s
+                    neg_loss[yj] = 0.0
                 else:
-                    p = count_nonzero(neg_loss < 0.0)
-                    if p == 0:
-                        continue
-                    order = neg_loss.argsort(kind="stable")  # descending ℓ, ties: low index
+                    neg_loss = NL[j]
+                p = count_nonzero(neg_loss < 0.0)
+                if p:
                     c = Cb[j]
-                    c[order[:p]] = wr[:p]
-                    c[yj] = -cw[p - 1]
-                V[j] = K @ c
-            M += Xb.T @ ((-eta) * V)
-            A[idx] += Cb
+                    if weighting == "max":
+                        c[int(neg_loss.argmin())] = 1.0  # first of the most violating classes
+                        c[yj] = -1.0
+                    elif weighting == "all":
+                        c[neg_loss < 0.0] = 1.0
+                        c[yj] = -float(p)
+                    else:
+                        order = neg_loss.argsort(kind="stable")  # descending ℓ, ties: low index
+                        c[order[:p]] = wr[:p]
+                        c[yj] = -cw[p - 1]
+                    v = K @ c
+                    V[j] = v
+                    updated.append(j)
+                if j + 1 == b:
+                    break
+                if dense:
+                    j += 1
+                    continue
+                # Sparse: only violators do work. An update shifts the losses of the block's
+                # later samples k by g_k (v[y_k] − v), g_k = −η x_k·x_j (exactly the change
+                # of their scores), so the next violator is found on current losses.
+                g = (-eta) * (Xb[j + 1 :] @ Xb[j])
+                rest = NL[j + 1 :]
+                rest += g[:, None] * (v[yb[j + 1 :]][:, None] - v)
+                nxt = flatnonzero((rest < 0.0).any(axis=1))
+                if nxt.size == 0:
+                    break
+                j += 1 + int(nxt[0])
+            if not updated:
+                continue
+            M += Xb[updated].T @ ((-eta) * V[updated])
+            A[idx[updated]] += Cb[updated]
         risks[epoch - 1] = ranking_risk(X @ M, y, weighting, margin)
         if epoch in checkpoints:
             Ws.append((-eta) * (X.T @ (A @ class_embeddings)))
