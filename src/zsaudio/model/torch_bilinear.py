@@ -63,6 +63,10 @@ class BilinearTorch(BilinearZSL):
         ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
     dtype : {"float32", "float64"}, default "float32"
         Precision of the training arithmetic; ``W_`` is returned as float64.
+    cpu_threads : int or None, default 1
+        torch intra-op threads while fitting on the CPU (restored afterwards; None leaves
+        torch's setting). The per-batch products are small: on a busy 2-core machine two
+        spinning threads made a fit 40x slower than one (measured, benchmarks/bench_fit.py).
 
     Attributes
     ----------
@@ -90,14 +94,29 @@ class BilinearTorch(BilinearZSL):
         batch_size: int = 64,
         device: str = "cpu",
         dtype: str = "float32",
+        cpu_threads: int | None = 1,
     ):
         super().__init__(learning_rate=learning_rate, epochs=epochs, seed=seed,
                          normalize=normalize)
         self.batch_size = batch_size
         self.device = device
         self.dtype = dtype
+        self.cpu_threads = cpu_threads
 
     def _fit(self, X: np.ndarray, y: np.ndarray, class_embeddings: np.ndarray) -> None:
+        import torch
+
+        dev = resolve_device(self.device)
+        if dev.type != "cpu" or self.cpu_threads is None:
+            return self._fit_torch(X, y, class_embeddings, dev)
+        previous = torch.get_num_threads()
+        torch.set_num_threads(int(self.cpu_threads))
+        try:
+            return self._fit_torch(X, y, class_embeddings, dev)
+        finally:
+            torch.set_num_threads(previous)
+
+    def _fit_torch(self, X: np.ndarray, y: np.ndarray, class_embeddings: np.ndarray, dev) -> None:
         import torch
 
         self._check_params()
@@ -105,7 +124,6 @@ class BilinearTorch(BilinearZSL):
             raise ValueError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
         if self.dtype not in _DTYPES:
             raise ValueError(f"dtype must be one of {_DTYPES}, got {self.dtype!r}")
-        dev = resolve_device(self.device)
         tdtype = getattr(torch, self.dtype)
         Xn, En = self._prepare_fit(X, class_embeddings)
         n, D = Xn.shape
