@@ -185,3 +185,23 @@ def test_save_load_roundtrip_and_method_check(tmp_path):
     np.testing.assert_array_equal(loaded.decision_function(X, E), model.decision_function(X, E))
     with pytest.raises(ValueError, match="'conse' model"):
         load_model(path, expected_method="bilinear")
+
+
+def test_real_label_encoder_lacking_words_of_audioset_names():
+    """Google News subset (376 words) cannot embed some of YAMNet's 521 names: those source
+    classes get zero rows, are masked, and are never among a clip's top T."""
+    from zsaudio.labels import audioset, get_label_encoder
+
+    enc = get_label_encoder("googlenews-subset")
+    classes = audioset.audioset_classes(audioset.yamnet_class_ids())
+    S, mask = audioset.embed_source_texts(enc, audioset.source_label_texts(classes))
+    assert (~mask).any()
+    model = ConSE(top_t=5).fit(source_embeddings=S)
+    np.testing.assert_array_equal(model.source_mask_, mask)
+    rng = np.random.default_rng(0)
+    scores = rng.uniform(0, 0.1, size=(4, 521))
+    scores[:, ~mask] = 0.9  # the unembeddable classes score highest
+    W = model.source_weights(scores)
+    assert np.all(W[:, ~mask] == 0) and np.all((W > 0).sum(axis=1) == 5)
+    E = enc.encode(["dog", "rain"])
+    assert np.all(np.isfinite(model.decision_function(scores, E)))
