@@ -5,8 +5,8 @@ Every estimator follows :class:`zsaudio.model.base.ZeroShotEstimator`:
 ``predict_topk``, ``score``; hyper-parameters in the constructor, learned state ending in ``_``.
 
 >>> est = make_estimator("bilinear", epochs=5)
->>> sorted(METHODS)
-['bilinear', 'bilinear-torch', 'devise', 'eszsl', 'sje']
+>>> sorted(METHODS)[:4]
+['bilinear', 'bilinear-torch', 'conse', 'conse-anchored']
 """
 
 from __future__ import annotations
@@ -16,12 +16,17 @@ from typing import Any
 from zsaudio.model.base import ZeroShotEstimator
 from zsaudio.model.baselines import ESZSL, SJE, DeViSE
 from zsaudio.model.bilinear import BilinearZSL
+from zsaudio.model.conse import ConSE
+from zsaudio.model.hybrid import AnchoredConSE, ConSEMix
 from zsaudio.model.torch_bilinear import BilinearTorch
 
 __all__ = [
     "METHODS",
+    "AnchoredConSE",
     "BilinearTorch",
     "BilinearZSL",
+    "ConSE",
+    "ConSEMix",
     "DeViSE",
     "ESZSL",
     "SJE",
@@ -32,7 +37,8 @@ __all__ = [
 
 #: Registry: method name -> estimator class (the name is also the class's ``method_name``).
 METHODS: dict[str, type[ZeroShotEstimator]] = {
-    cls.method_name: cls for cls in (BilinearZSL, ESZSL, SJE, DeViSE, BilinearTorch)
+    cls.method_name: cls
+    for cls in (BilinearZSL, ESZSL, SJE, DeViSE, BilinearTorch, ConSE, ConSEMix, AnchoredConSE)
 }
 
 

@@ -103,6 +103,7 @@ def select_hyperparameters(
     seed: int = 0,
     k: int = 1,
     fixed_params: dict[str, Any] | None = None,
+    fit_params: dict[str, Any] | None = None,
 ) -> SelectionResult:
     """Grid search scored by zero-shot accuracy on held-out training classes.
 
@@ -128,6 +129,9 @@ def select_hyperparameters(
         Score is top-k accuracy on the validation classes.
     fixed_params : dict or None
         Hyper-parameters set for every grid point (e.g. ``{"seed": 1}``).
+    fit_params : dict or None
+        Extra keyword arguments of ``fit`` that do not depend on the samples (e.g. ConSE's
+        ``source_embeddings``), passed unchanged to every fit.
 
     Returns
     -------
@@ -151,7 +155,8 @@ def select_hyperparameters(
     names = list(grid)
     points = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grid.values())]
     path = getattr(cls, "_path_param", None)
-    path = path if path in grid else None
+    fit_params = dict(fit_params or {})
+    path = path if path in grid and not fit_params else None
     scores = {i: [] for i in range(len(points))}
     for val in splits:
         is_val = np.isin(y, val)
@@ -165,7 +170,7 @@ def select_hyperparameters(
         Xva, yva, Eva = X[is_val], va_map[y[is_val]], E[val]
         if path is None:
             for i, point in enumerate(points):
-                est = cls(**{**fixed_params, **point}).fit(Xtr, ytr, Etr)
+                est = cls(**{**fixed_params, **point}).fit(Xtr, ytr, Etr, **fit_params)
                 scores[i].append(est.score(Xva, yva, Eva, k=k))
         else:
             # Group points that differ only in the path parameter: one run each group.
