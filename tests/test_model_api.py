@@ -221,3 +221,19 @@ def test_select_hyperparameters_other_methods_and_errors():
         select_hyperparameters("bilinear", {"epochs": []}, X, y, E, n_val_classes=3)
     with pytest.raises(ValueError, match="unknown method"):
         select_hyperparameters("zzz", {}, X, y, E, n_val_classes=3)
+
+
+def test_select_hyperparameters_passes_fit_params():
+    # ConSE (input_kind "scores") needs the source embeddings at fit time.
+    rng = np.random.default_rng(0)
+    S = rng.normal(size=(10, 6))
+    y = np.repeat(np.arange(10), 6)
+    X = np.eye(10)[y] + 0.05 * rng.random(size=(60, 10))  # class scores peaked on the truth
+    res = select_hyperparameters(
+        "conse", {"top_t": [1, 3]}, X, y, S, n_val_classes=4, n_splits=2,
+        fit_params={"source_embeddings": S},
+    )
+    assert res.best_params["top_t"] in (1, 3)
+    assert max(row["mean_score"] for row in res.table) > 0.9
+    with pytest.raises(TypeError):
+        select_hyperparameters("conse", {"top_t": [1]}, X, y, S, n_val_classes=4)
