@@ -21,10 +21,17 @@ constructor's ``n_scores``.
 
 Example
 -------
->>> model = ConSEMix(n_scores=521)                       # doctest: +SKIP
->>> model.fit(np.hstack([emb, scores]), y, phi_train, source_embeddings=S)  # doctest: +SKIP
->>> model.weight_                                        # doctest: +SKIP
-0.7
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> S, E = rng.normal(size=(30, 8)), rng.normal(size=(8, 8))  # 30 source, 8 training classes
+>>> scores, emb, y = rng.uniform(size=(80, 30)), rng.normal(size=(80, 16)), np.arange(80) % 8
+>>> mix = ConSEMix(n_scores=30, n_val_splits=2).fit(np.hstack([emb, scores]), y, E,
+...                                                 source_embeddings=S)
+>>> mix.decision_function(np.hstack([emb, scores]), E).shape
+(80, 8)
+>>> anchored = AnchoredConSE(n_val_splits=2).fit(scores, y, E, source_embeddings=S)
+>>> anchored.predict_topk(scores[:3], E, k=2).shape
+(3, 2)
 """
 
 from __future__ import annotations
