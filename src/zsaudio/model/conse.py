@@ -105,6 +105,7 @@ class ConSE(ZeroShotEstimator):
 
     method_name = "conse"
     input_kind = "scores"
+    training_free = True
 
     def __init__(
         self,
