@@ -45,6 +45,18 @@ class Split:
     test_classes: tuple[int, ...]
     train_idx: np.ndarray
     test_idx: np.ndarray
+    # Classes whose training clips may serve hyper-parameter selection (zero-shot on held-out
+    # ones). Default: all training classes; Setting 4 excludes its few-shot test classes, so
+    # its 8 folds share one selection, made on the same 40 classes as Setting 3.
+    select_classes: tuple[int, ...] | None = None
+
+    @property
+    def selection_classes(self) -> tuple[int, ...]:
+        return self.train_classes if self.select_classes is None else self.select_classes
+
+    def selection_idx(self, targets: np.ndarray) -> np.ndarray:
+        """Training clips of the selection classes."""
+        return self.train_idx[np.isin(targets[self.train_idx], self.selection_classes)]
 
     @property
     def chance(self) -> float:
@@ -92,12 +104,14 @@ def make_splits(
     rng = np.random.default_rng(seed)
     splits: list[Split] = []
 
-    def add(train_cat, eval_cat, fold, train_cls, test_cls, train_idx=None, test_idx=None):
+    def add(train_cat, eval_cat, fold, train_cls, test_cls, train_idx=None, test_idx=None,
+            select_cls=None):
         train_cls, test_cls = tuple(sorted(train_cls)), tuple(sorted(test_cls))
         splits.append(Split(
             setting, train_cat, eval_cat, fold, seed, train_cls, test_cls,
             _clips_of(targets, train_cls) if train_idx is None else np.sort(train_idx),
             _clips_of(targets, test_cls) if test_idx is None else np.sort(test_idx),
+            None if select_cls is None else tuple(sorted(select_cls)),
         ))
 
     if setting == 1:
@@ -130,7 +144,7 @@ def make_splits(
                 rest = np.concatenate([np.concatenate(folds[:fold] + folds[fold + 1:])
                                        for folds in per_class])
                 add(None, cat, fold, list(train) + list(test), test,
-                    np.concatenate([base, shots]), rest)
+                    np.concatenate([base, shots]), rest, select_cls=train)
     return splits
 
 

@@ -185,6 +185,9 @@ class ZeroShotEstimator:
 
     method_name: str = ""
     input_kind: str = "embedding"
+    #: True for methods that learn nothing from labelled audio (they can run with no training
+    #: data at all, e.g. the 50-way protocol); their ``fit`` accepts X = y = None.
+    training_free: bool = False
 
     # --- hooks for subclasses -------------------------------------------------------
     def _fit(self, X: np.ndarray, y: np.ndarray, class_embeddings: np.ndarray) -> None:

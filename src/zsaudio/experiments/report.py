@@ -1,0 +1,276 @@
+"""Aggregate split results over folds and seeds, and write the tables and figures.
+
+Per seed, a (method, setting, category) accuracy pools the test clips of all its folds (the
+folds have equal sizes, so this equals the mean over folds); across seeds it is reported as
+mean ± standard deviation (population std, ``ddof=0``). All accuracies are in percent.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from zsaudio.experiments import paper
+from zsaudio.experiments.esc50 import CATEGORIES
+from zsaudio.experiments.runner import SplitResult
+
+GroupKey = tuple  # (method, setting, train_category, eval_category)
+
+
+def per_seed_rows(results: Iterable[SplitResult]) -> list[dict]:
+    """One row per (method, setting, train category, eval category, seed), folds pooled.
+
+    For setting ``"gzsl"`` the row also has seen (``s``), unseen (``u``) and harmonic (``H``)
+    accuracy; ``top1`` is then the accuracy over all its test clips.
+    """
+    groups: dict[tuple, list[SplitResult]] = defaultdict(list)
+    for r in results:
+        groups[(r.method, r.setting, r.train_category, r.eval_category, r.seed)].append(r)
+    rows = []
+    for (method, setting, train_cat, eval_cat, seed), rs in groups.items():
+        y = np.concatenate([r.y_true for r in rs])
+        topk = np.concatenate([r.topk for r in rs])
+        hit1 = topk[:, 0] == y
+        row = dict(method=method, setting=setting, train_category=train_cat or "",
+                   eval_category=eval_cat, seed=seed, n_test=len(y),
+                   top1=100 * float(hit1.mean()),
+                   top3=100 * float((topk == y[:, None]).any(axis=1).mean()),
+                   chance=100 * float(np.mean([r.chance for r in rs])))
+        if setting == "gzsl":
+            seen = np.isin(y, rs[0].train_classes)
+            s, u = 100 * float(hit1[seen].mean()), 100 * float(hit1[~seen].mean())
+            row.update(s=s, u=u, H=0.0 if s + u == 0 else 2 * s * u / (s + u))
+        rows.append(row)
+    return rows
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    a = np.asarray(values, float)
+    return float(a.mean()), float(a.std())
+
+
+def summarize(rows: Sequence[dict], metric: str = "top1") -> dict[GroupKey, tuple[float, float]]:
+    """(method, setting, train category, eval category) → (mean, std) of ``metric`` over seeds."""
+    by: dict[GroupKey, list[float]] = defaultdict(list)
+    for r in rows:
+        if metric in r:
+            by[(r["method"], r["setting"], r["train_category"], r["eval_category"])].append(r[metric])
+    return {k: _mean_std(v) for k, v in by.items()}
+
+
+def category_average(rows: Sequence[dict], method: str, setting, metric: str = "top1",
+                     eval_category: str | None = None) -> tuple[float, float] | None:
+    """Per seed, average ``metric`` over categories (or over training categories of one
+    ``eval_category`` for Setting 2), then mean ± std over seeds."""
+    per_seed: dict[int, list[float]] = defaultdict(list)
+    for r in rows:
+        if r["method"] == method and r["setting"] == setting and metric in r and (
+                eval_category is None or r["eval_category"] == eval_category):
+            per_seed[r["seed"]].append(r[metric])
+    if not per_seed:
+        return None
+    return _mean_std([np.mean(v) for v in per_seed.values()])
+
+
+def fmt(ms: tuple[float, float] | None) -> str:
+    return "–" if ms is None else f"{ms[0]:.1f} ± {ms[1]:.1f}"
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _methods(rows: Sequence[dict], setting) -> list[str]:
+    return list(dict.fromkeys(r["method"] for r in rows if r["setting"] == setting))
+
+
+def _chance_row(rows: Sequence[dict], setting, cats: Sequence[str]) -> list[str]:
+    out = []
+    for cat in cats:
+        vals = [r["chance"] for r in rows if r["setting"] == setting and r["eval_category"] == cat]
+        out.append(f"{np.mean(vals):.1f}" if vals else "–")
+    return out
+
+
+def setting_table(rows: Sequence[dict], setting: int, metric: str = "top1") -> str:
+    """Markdown table: methods × evaluation categories (+ mean), paper and chance rows.
+
+    Setting 2 is shown per evaluation category as the mean over training categories.
+    """
+    summ = summarize(rows, metric)
+    header = ["method", *CATEGORIES, "mean"]
+    body = []
+    for m in _methods(rows, setting):
+        cells = []
+        for cat in CATEGORIES:
+            if setting == 2:
+                cells.append(fmt(category_average(rows, m, 2, metric, eval_category=cat)))
+            else:
+                cells.append(fmt(summ.get((m, setting, "", cat))))
+        cells.append(fmt(category_average(rows, m, setting, metric)))
+        body.append([m, *cells])
+    if metric == "top1":
+        ref = {1: paper.SETTING1, 2: paper.SETTING2_AVG, 3: paper.SETTING3, 4: paper.SETTING4}[setting]
+        mean = np.mean(list(ref.values()))
+        body.append(["paper (VGGish + Word2Vec, Alg. 1)", *[f"{ref[c]:.1f}" for c in CATEGORIES],
+                     f"{mean:.1f}"])
+        chance = _chance_row(rows, setting, CATEGORIES)
+        body.append(["chance", *chance, "–"])
+    return _md_table(header, body)
+
+
+def setting2_matrix(rows: Sequence[dict], method: str) -> str:
+    """Markdown train × test matrix of Setting 2 for one method, paper value in brackets."""
+    summ = summarize(rows)
+    body = []
+    for tr in CATEGORIES:
+        cells = []
+        for te in CATEGORIES:
+            if te == tr:
+                cells.append("–")
+                continue
+            ours = summ.get((method, 2, tr, te))
+            ref = paper.SETTING2[tr].get(te)
+            cells.append(f"{fmt(ours)} ({ref:.1f})" if ref is not None else fmt(ours))
+        body.append([tr, *cells])
+    return _md_table(["train \\ test", *CATEGORIES], body)
+
+
+def gzsl_table(rows: Sequence[dict]) -> str:
+    """Markdown: per method, mean over categories of seen s, unseen u and harmonic mean H."""
+    body = []
+    for m in _methods(rows, "gzsl"):
+        body.append([m] + [fmt(category_average(rows, m, "gzsl", k)) for k in ("s", "u", "H")])
+    return _md_table(["method", "seen s", "unseen u", "H"], body)
+
+
+def fifty_way_table(rows: Sequence[dict]) -> str:
+    body = []
+    for m in _methods(rows, "50-way"):
+        body.append([m, fmt(category_average(rows, m, "50-way")),
+                     fmt(category_average(rows, m, "50-way", "top3")),
+                     f"{np.mean([r['chance'] for r in rows if r['setting'] == '50-way']):.1f}"])
+    return _md_table(["method", "top-1", "top-3", "chance"], body)
+
+
+def write_csv(path: Path, rows: Sequence[dict]) -> None:
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, keys)
+        w.writeheader()
+        w.writerows(rows)
+
+
+def summary_json(rows: Sequence[dict]) -> dict:
+    """Everything of the tables, machine-readable: per method and setting, per category and
+    the category mean, top-1 and top-3, mean and std over seeds."""
+    out: dict = {}
+    settings = list(dict.fromkeys(r["setting"] for r in rows))
+    for setting in settings:
+        metrics = ["top1", "top3"] + (["s", "u", "H"] if setting == "gzsl" else [])
+        for m in _methods(rows, setting):
+            entry = out.setdefault(m, {}).setdefault(str(setting), {})
+            for metric in metrics:
+                cats = {}
+                for cat in dict.fromkeys(r["eval_category"] for r in rows if r["setting"] == setting):
+                    ms = category_average(rows, m, setting, metric, eval_category=cat)
+                    if ms is not None:
+                        cats[cat] = {"mean": ms[0], "std": ms[1]}
+                mean = category_average(rows, m, setting, metric)
+                entry[metric] = {"per_category": cats,
+                                 "mean": None if mean is None else {"mean": mean[0], "std": mean[1]}}
+    return out
+
+
+def confusion_matrix(results: Iterable[SplitResult], classes: Sequence[int]) -> np.ndarray:
+    """Counts (true × predicted) over ``classes`` (global targets), summed over results."""
+    index = {c: i for i, c in enumerate(classes)}
+    cm = np.zeros((len(classes), len(classes)), int)
+    for r in results:
+        for t, p in zip(r.y_true, r.topk[:, 0], strict=True):
+            if t in index and p in index:
+                cm[index[t], index[p]] += 1
+    return cm
+
+
+def plot_confusion(cm: np.ndarray, labels: Sequence[str], title: str, path: Path) -> None:
+    """Row-normalised confusion matrix as a PNG (as the paper's Figure 2)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if cm[i, j]:
+                ax.text(j, i, f"{rates[i, j]:.2f}".lstrip("0"), ha="center", va="center",
+                        fontsize=6, color="white" if rates[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_method_comparison(rows: Sequence[dict], path: Path) -> None:
+    """Bar chart: category-mean top-1 (± std over seeds) of each method in each setting."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    settings = [s for s in (1, 2, 3, 4) if any(r["setting"] == s for r in rows)]
+    methods = list(dict.fromkeys(r["method"] for r in rows if r["setting"] in settings))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(settings) * max(len(methods), 1) / 2), 4.2))
+    width = 0.8 / max(len(methods), 1)
+    for i, m in enumerate(methods):
+        vals = [category_average(rows, m, s) or (np.nan, 0.0) for s in settings]
+        ax.bar(np.arange(len(settings)) + i * width, [v[0] for v in vals], width,
+               yerr=[v[1] for v in vals], label=m, capsize=2)
+    ref = [{1: np.mean(list(paper.SETTING1.values())), 2: paper.MEANS["setting2"],
+            3: paper.MEANS["setting3"], 4: paper.MEANS["setting4"]}[s] for s in settings]
+    ax.scatter(np.arange(len(settings)) + 0.4 - width / 2, ref, marker="*", s=120, color="k",
+               zorder=3, label="paper")
+    ax.set_xticks(np.arange(len(settings)) + 0.4 - width / 2, [f"Setting {s}" for s in settings])
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def per_class_accuracy(results: Iterable[SplitResult]) -> dict[int, float]:
+    """Top-1 accuracy (%) per true class target, pooled over the given results."""
+    hits: dict[int, list[bool]] = defaultdict(list)
+    for r in results:
+        for t, p in zip(r.y_true, r.topk[:, 0], strict=True):
+            hits[int(t)].append(bool(t == p))
+    return {t: 100 * float(np.mean(v)) for t, v in sorted(hits.items())}
+
+
+def write_json(path: Path, obj) -> None:
+    path.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o)}")
