@@ -16,10 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--esc50", metavar="DIR", help="ESC-50 folder with meta/esc50.csv and audio/ "
                    "(default: esc50/ on the asset search path)")
     p.add_argument("--audio-encoder", default="yamnet", choices=["yamnet", "vggish"])
-    p.add_argument("--label-encoder", nargs="+", default=["minilm"], metavar="NAME",
-                   help="one or more of word2vec, googlenews-subset, glove, minilm (default minilm)")
-    p.add_argument("--template", default=None,
-                   help='label template for sentence encoders, e.g. "the sound of {label}"')
+    p.add_argument("--label-encoder", nargs="+", default=["minilm"], metavar="NAME[:TEMPLATE]",
+                   help="one or more of word2vec, googlenews-subset, glove, minilm, mpnet; a sentence "
+                   'encoder may carry a template: "minilm:the sound of {label}" (default minilm)')
     p.add_argument("--method", nargs="+", default=None, metavar="NAME",
                    help="methods to run (default: all): bilinear eszsl sje devise conse ...")
     p.add_argument("--settings", nargs="+", type=int, default=[1, 2, 3, 4], choices=[1, 2, 3, 4])
@@ -41,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("zsaudio reproduce: --seeds must be at least 1")
     config = ReproduceConfig(
         esc50=args.esc50, audio_encoder=args.audio_encoder, label_encoders=args.label_encoder,
-        label_template=args.template, seeds=args.seeds, settings=args.settings,
+        seeds=args.seeds, settings=args.settings,
         gzsl=not args.no_gzsl, fifty_way=not args.no_50way, methods=args.method,
         workers=args.workers, cache_dir=args.cache, device=args.device,
     )

@@ -42,7 +42,14 @@ def default_methods() -> list[MethodSpec]:
                    (3, "gzsl")),
         MethodSpec("sje", "sje", {}, {"learning_rate": [0.01, 0.03]}, (3, "gzsl")),
         MethodSpec("devise", "devise", {}, {"learning_rate": [0.01, 0.03]}, (3, "gzsl")),
-        MethodSpec("conse", "conse", {}, {"top_t": [1, 3, 5, 10]}),
+        MethodSpec("conse", "conse", {}, {"top_t": [1, 3, 5, 10],
+                                          "score_transform": ["raw", "power"],
+                                          "temperature": [1.0, 2.0, 4.0]}),
+        # The hybrids choose their own mixing weight / shrinkage on validation classes
+        # inside fit (ConSE is one end of each search), so no outer grid. ConSE-mix fits
+        # 99 ESZSL models per fit: Setting 3 and GZSL only.
+        MethodSpec("conse-anchored", "conse-anchored"),
+        MethodSpec("conse-mix", "conse-mix", settings=(3, "gzsl")),
     ]
 
 
@@ -52,8 +59,8 @@ class ReproduceConfig:
 
     esc50: str | None = None
     audio_encoder: str = "yamnet"
+    # Each "NAME" or "NAME:TEMPLATE", e.g. "minilm:the sound of {label}" (sentence encoders).
     label_encoders: Sequence[str] = ("minilm",)
-    label_template: str | None = None
     source_text: str = "name"  # how the audio encoder's own classes become label text
     seeds: int = 5
     settings: Sequence[int] = (1, 2, 3, 4)
@@ -64,6 +71,12 @@ class ReproduceConfig:
     cache_dir: str | None = None
     device: str = "cpu"
     extra: dict = field(default_factory=dict)
+
+
+def label_encoder_from_spec(spec: str):
+    """A label encoder from ``"NAME"`` or ``"NAME:TEMPLATE"`` (``"minilm:the sound of {label}"``)."""
+    name, _, template = spec.partition(":")
+    return get_label_encoder(name, **({"template": template} if template else {}))
 
 
 def class_texts(data: Esc50) -> list[str]:
@@ -129,8 +142,7 @@ def reproduce(config: ReproduceConfig, out: str | Path, progress: bool = True) -
     all_results: list[SplitResult] = []
     label_records = {}
     for label_name in config.label_encoders:
-        options = {"template": config.label_template} if config.label_template else {}
-        encoder = get_label_encoder(label_name, **options)
+        encoder = label_encoder_from_spec(label_name)
         class_emb, available, dropped = embed_classes(encoder, texts)
         source = None
         if extraction.scores is not None and any(s.input_kind != "embedding" for s in specs):
