@@ -67,6 +67,7 @@ def test_settings_above_chance_and_report(synthetic, tmp_path):
     write_report(tmp_path, rows, results, data, record)
     md = (tmp_path / "report.md").read_text()
     assert "Table 2" in md and "Table 4" in md and "Generalized zero-shot" in md and "50-way" in md
+    assert "What differs from the paper" in md and "dog → Dog" not in md  # synthetic class names
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["conse"]["50-way"]["top1"]["mean"]["mean"] > 10
     assert (tmp_path / "figures" / "confusion_setting3_bilinear_animals.png").stat().st_size > 1000
@@ -99,3 +100,25 @@ def test_mean_std_and_chance():
     assert report.category_average(rows, "m", 3) == (35.0, 5.0)
     assert report.summarize(rows)[("m", 3, "", "animals")] == (15.0, 5.0)
     assert "15.0 ± 5.0" in report.setting_table(rows, 3)
+
+
+def test_checkpoint_round_trip_and_fingerprint(synthetic, tmp_path):
+    from zsaudio.experiments.reproduce import (
+        ReproduceConfig,
+        _fingerprint,
+        _load_checkpoint,
+        _save_checkpoint,
+    )
+
+    features, targets, _ = synthetic
+    results = run_tasks(SPECS[1:2], make_splits(3, targets, 0), features, targets, 1, False)
+    config = ReproduceConfig(seeds=1)
+    fp = _fingerprint(config, SPECS, {"name": "x"}, {"name": "a"}, targets)
+    path = tmp_path / "checkpoints" / "x.pkl"
+    _save_checkpoint(path, fp, results)
+    again = _load_checkpoint(path, fp)
+    assert [r.topk.tolist() for r in again] == [r.topk.tolist() for r in results]
+    other = _fingerprint(ReproduceConfig(seeds=2), SPECS, {"name": "x"}, {"name": "a"}, targets)
+    assert other != fp and _load_checkpoint(path, other) is None
+    path.write_bytes(b"truncated")
+    assert _load_checkpoint(path, fp) is None

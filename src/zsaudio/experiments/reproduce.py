@@ -9,6 +9,10 @@ Setting 3 confusion matrices and per-class accuracy as PNG.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import pickle
 import platform
 import subprocess
 import sys
@@ -99,6 +103,42 @@ def embed_classes(encoder, texts: Sequence[str]) -> tuple[np.ndarray, list[int],
     return emb, available, dropped
 
 
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text).strip("_")
+
+
+def _fingerprint(config: ReproduceConfig, specs: Sequence[MethodSpec], label_config: dict,
+                 audio_config: dict, targets: np.ndarray) -> str:
+    """What a label encoder's results depend on; a checkpoint is reused only if it matches."""
+    key = {"specs": [asdict(s) for s in specs], "label": label_config, "audio": audio_config,
+           "seeds": config.seeds, "settings": list(config.settings), "gzsl": config.gzsl,
+           "fifty_way": config.fifty_way, "source_text": config.source_text,
+           "targets": hashlib.sha256(np.asarray(targets).tobytes()).hexdigest(),
+           "version": zsaudio.__version__}
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _load_checkpoint(path: Path, fingerprint: str) -> list[SplitResult] | None:
+    if not path.is_file():
+        return None
+    try:
+        with open(path, "rb") as fh:
+            saved = pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        return None
+    return saved["results"] if saved.get("fingerprint") == fingerprint else None
+
+
+def _save_checkpoint(path: Path, fingerprint: str, results: list[SplitResult]) -> None:
+    """Atomically save one label encoder's results, so an interrupted run resumes after it
+    and the report can be rewritten without recomputation."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        pickle.dump({"fingerprint": fingerprint, "results": results}, fh)
+    os.replace(tmp, path)
+
+
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
@@ -164,6 +204,15 @@ def reproduce(config: ReproduceConfig, out: str | Path, progress: bool = True) -
                        for sp in gzsl_splits(targets, folds, seed, available)]
         if config.fifty_way:
             splits.append(all_class_split(targets, available))
+        checkpoint = out / "checkpoints" / f"{_slug(label_name)}.pkl"
+        fingerprint = _fingerprint(config, named, encoder.config(), extraction.encoder_config,
+                                   targets)
+        done = _load_checkpoint(checkpoint, fingerprint)
+        if done is not None:
+            _log(f"{label_name}: {len(done)} results reloaded from {checkpoint}")
+            all_results += done
+            continue
+        mine_all: list[SplitResult] = []
         # One pool run per group of methods sharing their settings.
         groups: dict[tuple, list[MethodSpec]] = {}
         for spec in named:
@@ -172,8 +221,10 @@ def reproduce(config: ReproduceConfig, out: str | Path, progress: bool = True) -
         for runs_in, group in groups.items():
             mine = [sp for sp in splits if sp.setting in runs_in]
             if mine:
-                all_results += run_tasks(group, mine, features, targets, config.workers, progress,
-                                         desc=f"{label_name}: {', '.join(s.method for s in group)}")
+                mine_all += run_tasks(group, mine, features, targets, config.workers, progress,
+                                      desc=f"{label_name}: {', '.join(s.method for s in group)}")
+        _save_checkpoint(checkpoint, fingerprint, mine_all)
+        all_results += mine_all
 
     rows = report.per_seed_rows(all_results)
     wall = time.time() - t0
@@ -193,6 +244,52 @@ def reproduce(config: ReproduceConfig, out: str | Path, progress: bool = True) -
     write_report(out, rows, all_results, data, record)
     _log(f"report written to {out} ({wall:.0f} s)")
     return report.summary_json(rows)
+
+
+def context_section(data: Esc50, record: dict) -> list[str]:
+    """Markdown lines: what differs from the paper, and which ESC-50 classes the audio
+    encoder's training ontology (AudioSet) already names, by the rule of
+    :func:`zsaudio.labels.audioset.nearest_audioset_classes`."""
+    from zsaudio.labels.audioset import nearest_audioset_classes
+
+    labels = record["label_encoders"]
+    used = ", ".join(f"`{k}` ({v.get('classes_used', '?')} classes)" for k, v in labels.items())
+    matches = nearest_audioset_classes(data.class_names)
+    identical = [m for m in matches if m.near_identical]
+    contains = [m for m in matches if m.kind == "contains"]
+    other = [m for m in matches if not m.near_identical and m.kind != "contains"]
+
+    def listing(ms):
+        return ", ".join(f"{m.target.replace('_', ' ')} → {m.name}" if m.name else
+                         m.target.replace("_", " ") for m in ms) or "none"
+
+    return [
+        "## What differs from the paper", "",
+        f"- Audio encoder: `{record['audio_encoder'].get('name')}` instead of VGGish "
+        "(the VGGish weights are not on this machine; zsaudio loads them where they are, but no "
+        "VGGish row was run here). YAMNet: 1024-d embedding per 0.96 s patch (hop 0.48 s), "
+        "averaged over the clip as in the paper; its 521 AudioSet class scores feed ConSE.",
+        f"- Label encoders: {used} instead of the full Google News Word2Vec (3 M words, not on "
+        "this machine). A word-vector encoder runs only on the ESC-50 classes all of whose words "
+        "it knows, so its settings have fewer classes (chance levels in the tables say so).",
+        f"- Clips: {record['clips_embedded']} of {record['clips_listed']} (the paper: 2000).",
+        "- Hyper-parameters (learning rate, epochs, regularisers, T) are chosen per split on "
+        "25 % of the training classes held out as validation classes, never on test classes; the "
+        "paper does not say how it chose them. Its random folds are not published: ours are "
+        f"drawn per seed ({record['config']['seeds']} seeds), hence mean ± std.",
+        "",
+        "## What \"zero-shot\" means with an AudioSet encoder", "",
+        "YAMNet (like VGGish's AudioSet siblings) was trained on the 521 AudioSet classes, and "
+        "most ESC-50 classes have a near-identical AudioSet class. \"Zero-shot\" here means *no "
+        "ESC-50 audio of the class was used*, as with CLAP models — not that the audio encoder "
+        "never heard such sounds. Matching class names by words "
+        "(`zsaudio.labels.audioset.nearest_audioset_classes`):",
+        "",
+        f"- same words ({len(identical)}): {listing(identical)}",
+        f"- an AudioSet name contained in the ESC-50 name ({len(contains)}): {listing(contains)}",
+        f"- no such match ({len(other)}): {listing(other)}",
+        "",
+    ]
 
 
 def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: Esc50,
@@ -256,6 +353,7 @@ def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: 
         md += [report._md_table(["class", *methods3], body), ""]
         report.plot_method_comparison(rows, fig_dir / "methods_by_setting.png")
         md += ["![methods by setting](figures/methods_by_setting.png)", ""]
+    md += context_section(data, record)
     md += ["## Run record", "", f"- clips: {record['clips_present']} present of "
            f"{record['clips_listed']} listed, {record['clips_embedded']} embedded",
            f"- wall time: {record['wall_time_s']['total']} s "
