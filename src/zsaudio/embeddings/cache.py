@@ -5,25 +5,44 @@ Layout under the cache folder::
     paths.json                       (path, size, mtime_ns) -> content sha256 (fast path)
     <encoder>-<config hash>/config.json
     <encoder>-<config hash>/<sha[:2]>/<sha>.npz   patch_embeddings, patch_scores (optional)
+    <encoder>-<config hash>/packs/<id>.pack       many clips in one file (read accelerator)
 
 Every write goes to a temporary file in the target folder, then ``os.replace``: a reader
 sees either nothing or a whole entry, so killing a run loses nothing already written, and
 concurrent runs on one cache at worst write the same entry twice. The ``paths.json`` index is
 only a shortcut: losing an update (two runs replacing it at once) only costs re-hashing.
+
+Per-clip entries are the ground truth, written as soon as a clip is computed. Reading
+thousands of small files back costs about a millisecond per clip, so at the end of a run the
+clips it used that are not packed yet are also written, together, as one immutable *pack*
+(an uncompressed npz: clip hashes, patch offsets, stacked patch outputs and clip means) that the next run
+reads with one ``np.load``. Packs are only ever added, never edited: a run that adds clips
+writes a new pack of just those; when there are more than :data:`MAX_PACKS`, one run merges
+them all into a single new pack and only then deletes the ones it merged. Two runs merging at
+once therefore at worst leave duplicate clips in two packs; a pack that disappears or is
+unreadable while being read is skipped, and its clips are read from their per-clip entries.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
+import uuid
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from zsaudio.assets import sha256_of
 from zsaudio.embeddings.base import ClipEmbedding
+
+PACK_FORMAT = 1
+"""Version written into each pack; packs of another version are ignored."""
+MAX_PACKS = 8
+"""More packs than this in one encoder folder are merged into one by :meth:`consolidate`."""
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -50,8 +69,67 @@ def file_key(path: str | os.PathLike) -> str:
     return f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}"
 
 
+class _Pack:
+    """One pack file loaded in memory: sha -> (start, stop) rows of the stacked arrays."""
+
+    def __init__(self, path: Path):
+        with np.load(path, allow_pickle=False) as f:
+            if int(f["format"]) != PACK_FORMAT:
+                raise ValueError(f"{path}: pack format {int(f['format'])} != {PACK_FORMAT}")
+            shas = f["shas"]
+            offsets = f["offsets"].astype(np.int64)
+            self.patch_embeddings = f["patch_embeddings"]
+            self.patch_scores = f["patch_scores"] if "patch_scores" in f.files else None
+            self.embeddings = f["embeddings"]
+            self.scores = f["scores"] if self.patch_scores is not None else None
+        n_rows = len(self.patch_embeddings)
+        if (
+            len(offsets) != len(shas) + 1
+            or offsets[0] != 0
+            or offsets[-1] != n_rows
+            or np.any(np.diff(offsets) < 1)
+            or len(self.embeddings) != len(shas)
+            or (self.patch_scores is not None and len(self.patch_scores) != n_rows)
+        ):
+            raise ValueError(f"{path}: inconsistent pack")  # fmt: skip
+        self.path = path
+        spans = zip(shas, offsets[:-1], offsets[1:], strict=True)
+        self.rows = {str(s): (i, int(a), int(b)) for i, (s, a, b) in enumerate(spans)}
+
+    def get(self, sha: str) -> ClipEmbedding | None:
+        span = self.rows.get(sha)
+        if span is None:
+            return None
+        i, a, b = span
+        # the clip means were stored too (computed by from_patches): no recomputation
+        if self.patch_scores is None:
+            return ClipEmbedding(self.patch_embeddings[a:b], self.embeddings[i])
+        return ClipEmbedding(
+            self.patch_embeddings[a:b], self.embeddings[i], self.patch_scores[a:b], self.scores[i]
+        )
+
+
+def write_pack(path: Path, clips: dict[str, ClipEmbedding]) -> None:
+    """Write ``clips`` (sha -> clip, all with or all without scores) as one pack, atomically."""
+    shas = list(clips)
+    counts = [len(clips[s].patch_embeddings) for s in shas]
+    arrays = {
+        "format": np.array(PACK_FORMAT),
+        "shas": np.array(shas, dtype="U64"),
+        "offsets": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        "patch_embeddings": np.concatenate([clips[s].patch_embeddings for s in shas]),
+        "embeddings": np.stack([clips[s].embedding for s in shas]),
+    }
+    if shas and clips[shas[0]].patch_scores is not None:
+        arrays["patch_scores"] = np.concatenate([clips[s].patch_scores for s in shas])
+        arrays["scores"] = np.stack([clips[s].scores for s in shas])
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
 class EmbeddingCache:
-    """Per-clip cache for one encoder configuration.
+    """Per-clip cache for one encoder configuration, with packs for fast bulk reads.
 
     Parameters
     ----------
@@ -60,24 +138,39 @@ class EmbeddingCache:
     encoder_name : str
     config : dict
         The encoder's :meth:`~zsaudio.embeddings.base.AudioEncoder.config`.
+    staging : bool, default True
+        Remember the clips used, for :meth:`consolidate`; off in worker processes, which
+        hand their clips to the process that consolidates.
+
+    Notes
+    -----
+    :meth:`get` reads per-clip entries until :meth:`load_packs` is called (worth it for
+    more than a few dozen clips: a pack is read whole). Clips read from or written to
+    per-clip entries are remembered and written as a new pack by :meth:`consolidate`.
 
     Examples
     --------
     >>> cache = EmbeddingCache(tmp, "yamnet", enc.config())  # doctest: +SKIP
     >>> cache.put(sha, clip); cache.get(sha).embedding.shape  # doctest: +SKIP
     (1024,)
+    >>> cache.consolidate(); EmbeddingCache(tmp, "yamnet", enc.config()).load_packs()  # doctest: +SKIP
+    1
     """
 
-    def __init__(self, root: str | os.PathLike, encoder_name: str, config: dict):
+    def __init__(self, root: str | os.PathLike, encoder_name: str, config: dict, staging: bool = True):
         self.root = Path(root)
         self.folder = self.root / f"{encoder_name}-{config_hash(config)}"
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.pack_folder = self.folder / "packs"
         config_file = self.folder / "config.json"
         if not config_file.exists():
             atomic_write_bytes(config_file, json.dumps(config, indent=1, sort_keys=True).encode())
         self._index_file = self.root / "paths.json"
         self._index = self._read_index()
         self._new_keys: dict[str, str] = {}
+        self.staging = staging
+        self._packs: list[_Pack] = []
+        self._unpacked: dict[str, ClipEmbedding] = {}  # used this session, in no loaded pack
 
     def _read_index(self) -> dict[str, str]:
         try:
@@ -118,23 +211,95 @@ class EmbeddingCache:
         self._index.update(merged)
         self._new_keys.clear()
 
+    # --- packs ----------------------------------------------------------------------------
+    def pack_paths(self) -> list[Path]:
+        """The pack files present now (sorted by name)."""
+        try:
+            return sorted(p for p in self.pack_folder.iterdir() if p.suffix == ".pack")
+        except OSError:
+            return []
+
+    @staticmethod
+    def _read_packs(paths: list[Path]) -> tuple[list[_Pack], list[Path]]:
+        """-> (readable packs, corrupt ones). A pack merged away meanwhile is neither."""
+        packs, corrupt = [], []
+        for path in paths:
+            try:
+                packs.append(_Pack(path))
+            except OSError:
+                pass  # merged away by another run: its clips are in the merged pack
+            except (ValueError, KeyError, EOFError, zipfile.BadZipFile):
+                corrupt.append(path)  # never half-written (atomic), so damaged or foreign
+        return packs, corrupt
+
+    def load_packs(self) -> int:
+        """Read every pack into memory so that :meth:`get` finds packed clips without
+        touching their per-clip entries; returns the number of packed clips."""
+        self._packs = self._read_packs(self.pack_paths())[0]
+        return len({sha for p in self._packs for sha in p.rows})
+
+    def _packed(self, sha: str) -> ClipEmbedding | None:
+        for pack in self._packs:
+            clip = pack.get(sha)
+            if clip is not None:
+                return clip
+        return None
+
+    def stage(self, sha: str, clip: ClipEmbedding) -> None:
+        """Mark a clip already stored as a per-clip entry (maybe by another process) for the
+        next :meth:`consolidate`, unless a loaded pack holds it."""
+        if self.staging and all(sha not in p.rows for p in self._packs):
+            self._unpacked[sha] = clip
+
+    def consolidate(self) -> Path | None:
+        """Write the clips staged this session as a new pack; merge packs beyond
+        :data:`MAX_PACKS`. Returns the pack written, or None when nothing was staged."""
+        if not self._unpacked:
+            return None
+        current = self.pack_paths()
+        on_disk, corrupt = self._read_packs(current) if len(current) >= MAX_PACKS else ([], [])
+        merged = [p.path for p in on_disk] + corrupt
+        clips: dict[str, ClipEmbedding] = {}
+        for pack in on_disk:
+            for sha in pack.rows:
+                clips.setdefault(sha, pack.get(sha))
+        clips.update(self._unpacked)
+        with_scores = {s: c for s, c in clips.items() if c.patch_scores is not None}
+        if with_scores and len(with_scores) != len(clips):  # a foreign mix: keep one kind
+            clips = with_scores
+        # uuid names: two runs consolidating at once never write the same file
+        path = self.pack_folder / f"{uuid.uuid4().hex}.pack"
+        write_pack(path, clips)
+        for old in merged:  # only after the merged pack is in place: nothing is ever lost
+            old.unlink(missing_ok=True)
+        self._unpacked.clear()
+        return path
+
+    # --- entries --------------------------------------------------------------------------
     def get(self, sha: str) -> ClipEmbedding | None:
         """The cached clip, or None (missing or unreadable entries count as missing)."""
+        clip = self._packed(sha)
+        if clip is not None:
+            return clip
+        clip = self._unpacked.get(sha)
+        if clip is not None:
+            return clip
         path = self.entry_path(sha)
         try:
             with np.load(path) as f:
                 patch_scores = f["patch_scores"] if "patch_scores" in f.files else None
-                return ClipEmbedding.from_patches(f["patch_embeddings"], patch_scores)
+                clip = ClipEmbedding.from_patches(f["patch_embeddings"], patch_scores)
         except (OSError, ValueError, KeyError, EOFError):
             return None
+        self.stage(sha, clip)
+        return clip
 
     def put(self, sha: str, clip: ClipEmbedding) -> None:
-        """Store a clip's patch outputs atomically."""
-        import io
-
+        """Store a clip's patch outputs atomically (and stage it for the next pack)."""
         buffer = io.BytesIO()
         arrays = {"patch_embeddings": clip.patch_embeddings}
         if clip.patch_scores is not None:
             arrays["patch_scores"] = clip.patch_scores
         np.savez(buffer, **arrays)
         atomic_write_bytes(self.entry_path(sha), buffer.getvalue())
+        self.stage(sha, clip)

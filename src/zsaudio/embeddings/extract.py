@@ -4,7 +4,8 @@ Decoding, resampling and the front end run in worker processes; a model that bat
 (VGGish) runs in the main process on batches of patches gathered across files, while one that
 cannot (YAMNet's TFLite) runs inside each worker. Each clip's result is stored in an
 :class:`~zsaudio.embeddings.cache.EmbeddingCache` as soon as it is computed, so an interrupted
-run resumes where it stopped and a rerun reads everything back from disk.
+run resumes where it stopped and a rerun reads everything back from disk; a run that ends
+normally also packs the clips it used into one file, which the next run reads at once.
 """
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ def _reason(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"
 
 
+PACK_MIN_CLIPS = 32
+"""From this many files on, ``embed_files`` reads the cache's packs (each is read whole)."""
+
+
 # --- worker side --------------------------------------------------------------------------
 _STATE: dict = {}
 
@@ -71,7 +76,7 @@ _STATE: dict = {}
 def _init_worker(name: str, options: dict, cache_root: str, config: dict) -> None:
     encoder = get_audio_encoder(name, device="cpu", **options)
     _STATE["encoder"] = encoder
-    _STATE["cache"] = EmbeddingCache(cache_root, name, config)
+    _STATE["cache"] = EmbeddingCache(cache_root, name, config, staging=False)
 
 
 def _process(task: tuple[int, str]) -> tuple[int, str, str | None, object]:
@@ -148,6 +153,8 @@ def embed_files(
     config = enc.config()
     cache_root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache = EmbeddingCache(cache_root, enc.name, config)
+    if len(paths) >= PACK_MIN_CLIPS:
+        cache.load_packs()
 
     n = len(paths)
     clips: list[ClipEmbedding | None] = [None] * n
@@ -197,6 +204,7 @@ def embed_files(
             bar.update()
         elif status == "clip":
             clips[i] = payload  # type: ignore[assignment]
+            cache.stage(sha, payload)  # type: ignore[arg-type]
             bar.update()
         else:
             pending.append((i, sha, payload))  # type: ignore[arg-type]
@@ -215,6 +223,7 @@ def embed_files(
                 for result in pool.imap_unordered(_process, todo, chunksize=1):
                     handle(result)
         run_model(force=True)
+        cache.consolidate()  # next time: one pack read instead of one file per clip
     finally:
         cache.flush_index()
         bar.close()
