@@ -51,9 +51,9 @@ def default_methods() -> list[MethodSpec]:
                                           "temperature": [1.0, 2.0, 4.0]}),
         # The hybrids choose their own mixing weight / shrinkage on validation classes
         # inside fit (ConSE is one end of each search), so no outer grid. ConSE-mix fits
-        # 99 ESZSL models per fit: Setting 3 and GZSL only.
+        # 99 ESZSL models per fit: Setting 3 only.
         MethodSpec("conse-anchored", "conse-anchored"),
-        MethodSpec("conse-mix", "conse-mix", settings=(3, "gzsl")),
+        MethodSpec("conse-mix", "conse-mix", settings=(3,)),
     ]
 
 
