@@ -26,13 +26,11 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
-import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from machine import machine_facts
 
 from zsaudio.model import BilinearZSL, make_estimator
 
@@ -128,9 +126,7 @@ def main(argv=None) -> int:
     Xtr, ytr, Etr, Xte, yte, Ete = esc50_like()
     print(f"data: train {Xtr.shape} x classes {Etr.shape}, unseen {Xte.shape} x {Ete.shape}")
     results = {
-        "machine": {"python": sys.version.split()[0], "numpy": np.__version__,
-                    "platform": platform.platform(), "cpus": os.cpu_count(),
-                    "load_average_at_start": os.getloadavg()},
+        "machine": machine_facts(),
         "data": {"n_train": len(Xtr), "D": Xtr.shape[1], "C": len(Etr), "d": Etr.shape[1],
                  "n_unseen_classes": len(Ete)},
     }
