@@ -178,3 +178,29 @@ def test_concurrent_writers_lose_nothing(tmp_path, monkeypatch):
         for r in range(rounds):
             assert_same(fresh.get(sha(1000 * w + r)), fake_clip(1000 * w + r))
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_interrupted_run_writes_no_pack_and_resumes(tmp_path, monkeypatch):
+    """A run stopped midway keeps its per-clip entries (no pack); the resumed run packs all."""
+    monkeypatch.setattr(extract, "PACK_MIN_CLIPS", 1)
+    enc = get_audio_encoder("yamnet")
+    paths = [tmp_path / f"{i}.wav" for i in range(3)]
+    for i, p in enumerate(paths):
+        sf.write(p, tone(1.0, freq=300 + 100 * i), 16000)
+    real, calls = enc.embed_patches, []
+
+    def interrupt_second(patches):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(patches)
+
+    monkeypatch.setattr(enc, "embed_patches", interrupt_second)
+    with pytest.raises(KeyboardInterrupt):
+        extract.embed_files(paths, enc, cache_dir=tmp_path / "c", workers=0, progress=False)
+    cache = EmbeddingCache(tmp_path / "c", enc.name, enc.config())
+    assert cache.pack_paths() == [] and len(list(cache.folder.glob("??/*.npz"))) == 1
+    res = extract.embed_files(paths, enc, cache_dir=tmp_path / "c", workers=0, progress=False)
+    assert res.ok.all() and len(calls) == 4  # 1 kept + 2 computed on resume
+    (pack,) = cache.pack_paths()
+    assert EmbeddingCache(tmp_path / "c", enc.name, enc.config()).load_packs() == 3

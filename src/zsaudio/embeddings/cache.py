@@ -271,7 +271,10 @@ class EmbeddingCache:
         path = self.pack_folder / f"{uuid.uuid4().hex}.pack"
         write_pack(path, clips)
         for old in merged:  # only after the merged pack is in place: nothing is ever lost
-            old.unlink(missing_ok=True)
+            try:
+                old.unlink(missing_ok=True)
+            except OSError:
+                pass  # e.g. open elsewhere on Windows: a duplicate, merged again next time
         self._unpacked.clear()
         return path
 
