@@ -90,3 +90,22 @@ def test_gzsl_and_50way():
 def test_bad_setting():
     with pytest.raises(ValueError, match="setting must be one of"):
         make_splits(5, TARGETS)
+
+
+def test_setting4_with_fewer_clips_uses_five_shots_and_says_so():
+    from zsaudio.experiments.protocols import setting4_note
+
+    keep = np.ones(len(TARGETS), bool)
+    keep[np.flatnonzero(TARGETS == 3)[12:]] = False  # class 3 keeps 12 of its 40 clips
+    keep[np.flatnonzero(TARGETS == 7)[3:]] = False  # class 7 keeps 3
+    targets = TARGETS[keep]
+    for s in make_splits(4, targets, seed=0):
+        if s.eval_category != "animals":
+            continue
+        shots = np.bincount(targets[s.train_idx], minlength=50)
+        assert shots[3] == 5 and shots[7] == 2 and shots[0] == 5
+        assert np.bincount(targets[s.test_idx], minlength=50)[[0, 3, 7]].tolist() == [35, 7, 1]
+        assert not set(s.train_idx) & set(s.test_idx)
+    note = setting4_note(targets)
+    assert note is not None and "[3, 7]" in note
+    assert setting4_note(TARGETS) is None

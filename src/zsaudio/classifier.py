@@ -52,9 +52,9 @@ from zsaudio.embeddings import get_audio_encoder
 from zsaudio.embeddings.extract import embed_files
 from zsaudio.experiments.esc50 import AUDIO_EXTENSIONS
 from zsaudio.experiments.reproduce import default_methods
-from zsaudio.experiments.runner import Features, MethodSpec, fit_for_split
+from zsaudio.experiments.runner import MIN_SEARCH_CLASSES, Features, MethodSpec, fit_for_split
 from zsaudio.labels import get_label_encoder, label_text
-from zsaudio.labels.audioset import audioset_classes, embed_source_texts, source_label_texts
+from zsaudio.labels.audioset import encoder_source_embeddings
 from zsaudio.model import METHODS
 from zsaudio.model.io import load_model, save_model
 
@@ -73,7 +73,6 @@ TEMPERATURE_GROUPS = 4
 MODEL_FORMAT = "zsaudio-classifier/1"
 # Hyper-parameter search holds out 25 % of the training classes, at least 2: below this many
 # training classes the method's default hyper-parameters are used.
-MIN_SEARCH_CLASSES = 8
 
 
 class ModelMismatchError(ValueError):
@@ -412,8 +411,8 @@ class ZeroShotClassifier:
             raise ValueError(f"method {self.method!r} uses the audio encoder's own classes, but "
                              f"{self.audio_encoder!r} has no classifier head; choose a method that "
                              "works on embeddings (e.g. 'bilinear')")
-        texts = source_label_texts(audioset_classes(audio_enc.class_ids), mode=self.source_text)
-        emb, _ = embed_source_texts(self._get_label_encoder(), texts)
+        emb, _ = encoder_source_embeddings(self._get_label_encoder(), audio_enc.class_ids,
+                                           self.source_text)
         return emb
 
     # ------------------------------------------------------------------ training

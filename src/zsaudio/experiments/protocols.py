@@ -75,6 +75,34 @@ def _clips_of(targets: np.ndarray, classes: Iterable[int]) -> np.ndarray:
     return np.flatnonzero(np.isin(targets, list(classes)))
 
 
+def setting4_shots(clips: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    """The few-shot training clips of one test class in each of Setting 4's 8 folds.
+
+    With the full 40 clips: a random partition into 8 folds of 5 (every clip is a shot once).
+    With fewer clips present (say n): each fold draws its own random 5 clips (at most n − 1,
+    so one clip is left to test), and folds may then share shots; the tested clips are the
+    rest, as the paper's 5-shot protocol asks. :func:`setting4_note` reports such classes.
+    """
+    clips = rng.permutation(clips)
+    if len(clips) >= SETTING4_FOLDS * SETTING4_SHOTS:
+        return np.array_split(clips[: SETTING4_FOLDS * SETTING4_SHOTS], SETTING4_FOLDS)
+    k = max(min(SETTING4_SHOTS, len(clips) - 1), 0)
+    return [rng.choice(clips, k, replace=False) for _ in range(SETTING4_FOLDS)]
+
+
+def setting4_note(targets: np.ndarray, available: Sequence[int] | None = None) -> str | None:
+    """A sentence naming the classes with fewer than 40 clips (Setting 4 then draws 5 shots per
+    fold and tests the rest), or None when every class is complete."""
+    counts = np.bincount(np.asarray(targets), minlength=N_CLASSES)
+    classes = range(N_CLASSES) if available is None else available
+    short = [int(c) for c in classes if counts[c] < SETTING4_FOLDS * SETTING4_SHOTS]
+    if not short:
+        return None
+    return (f"Setting 4: {len(short)} class(es) have fewer than "
+            f"{SETTING4_FOLDS * SETTING4_SHOTS} clips ({short}); each fold trains on "
+            f"{SETTING4_SHOTS} random clips of such a class and tests the rest.")
+
+
 def make_splits(
     setting: int, targets: np.ndarray, seed: int = 0, available: Sequence[int] | None = None
 ) -> list[Split]:
@@ -134,15 +162,13 @@ def make_splits(
             if setting == 3:
                 add(None, cat, 0, train, test)
                 continue
-            # Setting 4: each test class's clips in 8 random folds; fold k's clips are the
+            # Setting 4: each test class's clips in 8 random folds of 5; fold k's clips are the
             # few shots trained on, the rest are tested.
-            per_class = [np.array_split(rng.permutation(_clips_of(targets, [t])), SETTING4_FOLDS)
-                         for t in test]
             base = _clips_of(targets, train)
+            shots_of = [setting4_shots(_clips_of(targets, [t]), rng) for t in test]
             for fold in range(SETTING4_FOLDS):
-                shots = np.concatenate([folds[fold] for folds in per_class])
-                rest = np.concatenate([np.concatenate(folds[:fold] + folds[fold + 1:])
-                                       for folds in per_class])
+                shots = np.concatenate([s[fold] for s in shots_of])
+                rest = np.setdiff1d(_clips_of(targets, test), shots)
                 add(None, cat, fold, list(train) + list(test), test,
                     np.concatenate([base, shots]), rest, select_cls=train)
     return splits

@@ -1,8 +1,9 @@
 """Aggregate split results over folds and seeds, and write the tables and figures.
 
-Per seed, a (method, setting, category) accuracy pools the test clips of all its folds (the
-folds have equal sizes, so this equals the mean over folds); across seeds it is reported as
-mean ± standard deviation (population std, ``ddof=0``). All accuracies are in percent.
+Per seed, a (method, setting, category) accuracy pools the test clips of all its folds, i.e.
+the mean over folds weighted by their test clips (equal weights with all 2000 clips, except
+Setting 1 of a label encoder covering an odd number of a category's classes); across seeds
+it is reported as mean ± standard deviation (population std, ``ddof=0``). Accuracies in %.
 """
 
 from __future__ import annotations

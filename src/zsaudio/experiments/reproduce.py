@@ -28,10 +28,10 @@ from zsaudio.embeddings import get_audio_encoder
 from zsaudio.embeddings.extract import embed_files
 from zsaudio.experiments import report
 from zsaudio.experiments.esc50 import CATEGORIES, CLASSES_PER_CATEGORY, Esc50, load_esc50
-from zsaudio.experiments.protocols import all_class_split, gzsl_splits, make_splits
+from zsaudio.experiments.protocols import all_class_split, gzsl_splits, make_splits, setting4_note
 from zsaudio.experiments.runner import Features, MethodSpec, SplitResult, run_tasks
-from zsaudio.labels import get_label_encoder
-from zsaudio.labels.audioset import audioset_classes, embed_source_texts, source_label_texts
+from zsaudio.labels import get_label_encoder, label_text
+from zsaudio.labels.audioset import encoder_source_embeddings
 
 
 def default_methods() -> list[MethodSpec]:
@@ -51,7 +51,7 @@ def default_methods() -> list[MethodSpec]:
                                           "temperature": [1.0, 2.0, 4.0]}),
         # The hybrids choose their own mixing weight / shrinkage on validation classes
         # inside fit (ConSE is one end of each search), so no outer grid. ConSE-mix fits
-        # 99 ESZSL models per fit: Setting 3 only.
+        # 45 ESZSL models per fit (9 regularisers x 5 validation splits): Setting 3 only.
         MethodSpec("conse-anchored", "conse-anchored"),
         MethodSpec("conse-mix", "conse-mix", settings=(3,)),
     ]
@@ -85,7 +85,7 @@ def label_encoder_from_spec(spec: str):
 
 def class_texts(data: Esc50) -> list[str]:
     """ESC-50 class names as label text ("sea_waves" → "sea waves")."""
-    return [name.replace("_", " ") for name in data.class_names]
+    return [label_text(name) for name in data.class_names]
 
 
 def embed_classes(encoder, texts: Sequence[str]) -> tuple[np.ndarray, list[int], dict]:
@@ -187,8 +187,7 @@ def reproduce(config: ReproduceConfig, out: str | Path, progress: bool = True) -
         source = None
         if extraction.scores is not None and any(s.input_kind != "embedding" for s in specs):
             class_ids = get_audio_encoder(config.audio_encoder).class_ids
-            texts_k = source_label_texts(audioset_classes(class_ids), mode=config.source_text)
-            source, _ = embed_source_texts(encoder, texts_k)
+            source, _ = encoder_source_embeddings(encoder, class_ids, config.source_text)
         features = Features(extraction.embeddings[ok], None if extraction.scores is None
                             else extraction.scores[ok], class_emb, source)
         label_records[label_name] = {"config": encoder.config(), "classes_used": len(available),
@@ -196,6 +195,10 @@ def reproduce(config: ReproduceConfig, out: str | Path, progress: bool = True) -
         if dropped:
             _log(f"{label_name}: {len(available)} of 50 classes fully covered; "
                  f"dropped {sorted(dropped)}")
+        note = setting4_note(targets, available) if 4 in config.settings else None
+        if note:
+            label_records[label_name]["note"] = note
+            _log(f"{label_name}: {note}")
         named = [replace(s, label=f"{s.label} · {label_name}") for s in specs]
         splits = [sp for setting in config.settings for seed in range(config.seeds)
                   for sp in make_splits(setting, targets, seed, available)]
@@ -246,6 +249,33 @@ def reproduce(config: ReproduceConfig, out: str | Path, progress: bool = True) -
     return report.summary_json(rows)
 
 
+def write_selected_params(path: Path, results: Sequence[SplitResult]) -> None:
+    """One row per method and split: the hyper-parameters it was fitted with (chosen on
+    validation classes, or the defaults where no search ran)."""
+    rows = [dict(method=r.method, setting=r.setting, train_category=r.train_category or "",
+                 eval_category=r.eval_category, fold=r.fold, seed=r.seed,
+                 params=json.dumps({k: v for k, v in r.params.items() if k != "seed"},
+                                   sort_keys=True, default=str))
+            for r in results]
+    report.write_csv(path, rows)
+
+
+def selected_params_summary(results: Sequence[SplitResult]) -> list[str]:
+    """Markdown lines: per method, how often each hyper-parameter value was chosen."""
+    counts: dict[str, dict[str, dict]] = {}
+    for r in results:
+        for k, v in r.params.items():
+            if k not in ("seed", "n_scores"):
+                by_value = counts.setdefault(r.method, {}).setdefault(k, {})
+                by_value[v] = by_value.get(v, 0) + 1
+    lines = []
+    for method, params in counts.items():
+        parts = [f"{k}: " + ", ".join(f"{v} ×{n}" for v, n in sorted(vals.items(), key=str))
+                 for k, vals in params.items()]
+        lines.append(f"- {method}: " + "; ".join(parts))
+    return lines
+
+
 def context_section(data: Esc50, record: dict) -> list[str]:
     """Markdown lines: what differs from the paper, and which ESC-50 classes the audio
     encoder's training ontology (AudioSet) already names, by the rule of
@@ -260,8 +290,8 @@ def context_section(data: Esc50, record: dict) -> list[str]:
     other = [m for m in matches if not m.near_identical and m.kind != "contains"]
 
     def listing(ms):
-        return ", ".join(f"{m.target.replace('_', ' ')} → {m.name}" if m.name else
-                         m.target.replace("_", " ") for m in ms) or "none"
+        return ", ".join(f"{label_text(m.target)} → {m.name}" if m.name else
+                         label_text(m.target) for m in ms) or "none"
 
     return [
         "## What differs from the paper", "",
@@ -276,7 +306,10 @@ def context_section(data: Esc50, record: dict) -> list[str]:
         "- Hyper-parameters (learning rate, epochs, regularisers, T) are chosen per split on "
         "25 % of the training classes held out as validation classes, never on test classes; the "
         "paper does not say how it chose them. Its random folds are not published: ours are "
-        f"drawn per seed ({record['config']['seeds']} seeds), hence mean ± std.",
+        f"drawn per seed ({record['config']['seeds']} seeds), hence mean ± std. The 50-way "
+        "protocol has no training classes: ConSE runs there with its default T = 5 and raw "
+        "scores, once (no seed to vary, so its std is 0).",
+        *[f"- {v['note']}" for v in labels.values() if v.get("note")],
         "",
         "## What \"zero-shot\" means with an AudioSet encoder", "",
         "YAMNet (like VGGish's AudioSet siblings) was trained on the 521 AudioSet classes, and "
@@ -298,8 +331,9 @@ def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: 
     report.write_csv(out / "results.csv", rows)
     report.write_json(out / "summary.json", report.summary_json(rows))
     report.write_json(out / "run.json", record)
+    write_selected_params(out / "selected_params.csv", results)
     settings = list(dict.fromkeys(r["setting"] for r in rows))
-    names = [n.replace("_", " ") for n in data.class_names]
+    names = class_texts(data)
     md = [f"# zsaudio reproduce: ESC-50 ({record['clips_embedded']} of {record['clips_listed']} clips)",
           "",
           f"Audio encoder: `{record['audio_encoder'].get('name')}`; label encoders: "
@@ -330,7 +364,7 @@ def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: 
         fig_dir.mkdir(exist_ok=True)
         md += ["## Setting 3 confusion matrices", ""]
         for m in dict.fromkeys(r.method for r in results if r.setting == 3):
-            slug = "".join(c if c.isalnum() else "_" for c in m).strip("_")
+            slug = _slug(m)
             for k, cat in enumerate(CATEGORIES):
                 classes = list(range(k * CLASSES_PER_CATEGORY, (k + 1) * CLASSES_PER_CATEGORY))
                 rs = [r for r in results if r.setting == 3 and r.method == m and r.eval_category == cat]
@@ -353,6 +387,8 @@ def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: 
         md += [report._md_table(["class", *methods3], body), ""]
         report.plot_method_comparison(rows, fig_dir / "methods_by_setting.png")
         md += ["![methods by setting](figures/methods_by_setting.png)", ""]
+    md += ["## Hyper-parameters chosen on validation classes (count of splits)", "",
+           *selected_params_summary(results), "", "Per split: `selected_params.csv`.", ""]
     md += context_section(data, record)
     md += ["## Run record", "", f"- clips: {record['clips_present']} present of "
            f"{record['clips_listed']} listed, {record['clips_embedded']} embedded",

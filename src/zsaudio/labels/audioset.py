@@ -249,6 +249,21 @@ def embed_source_texts(label_encoder, texts: Sequence[str]) -> tuple[np.ndarray,
     return emb, mask
 
 
+def encoder_source_embeddings(label_encoder, class_ids: Sequence[str],
+                              mode: str = "name") -> tuple[np.ndarray, np.ndarray]:
+    """Label embeddings of an audio encoder's own classes (K AudioSet mids, output order).
+
+    The classes' texts (:func:`source_label_texts` with ``mode``) embedded by
+    :func:`embed_source_texts`: returns ``(embeddings (K, d) float32, mask (K,) bool)``.
+
+    Example
+    -------
+    >>> from zsaudio.labels import get_label_encoder                  # doctest: +SKIP
+    >>> S, mask = encoder_source_embeddings(get_label_encoder("glove"), yamnet_class_ids())  # doctest: +SKIP
+    """
+    return embed_source_texts(label_encoder, source_label_texts(audioset_classes(class_ids), mode))
+
+
 def _encodable(label_encoder, text: str, error: type[Exception]) -> bool:
     try:
         label_encoder.encode([text])

@@ -31,8 +31,8 @@ Interpretations of the paper's text (each one is what the code does):
    matters at the start, when W = 0 and every wrong class has ℓ = 1 exactly.
 5. The ranks r count all classes in the sorted order (the true class sorts among the zeros, so
    the positive losses take ranks 1..p exactly).
-6. Each epoch visits every sample once in the order ``rng.permutation(n)`` of one
-   ``np.random.default_rng(seed)`` drawn anew each epoch; ``epochs`` is the paper's m.
+6. Each epoch visits every sample once in a new order ``rng.permutation(n)``, all drawn from
+   one ``np.random.default_rng(seed)`` created at the start of ``fit``; ``epochs`` is m.
 7. ``risk_history_[e]`` is R(W) over the training set with W at the end of epoch e + 1
    (length ``epochs``); R(0) = β_{C−1} for reference. No regularisation term is used (the
    paper's objective has none; early stopping through m is the regulariser).
