@@ -122,3 +122,12 @@ def test_checkpoint_round_trip_and_fingerprint(synthetic, tmp_path):
     assert other != fp and _load_checkpoint(path, other) is None
     path.write_bytes(b"truncated")
     assert _load_checkpoint(path, fp) is None
+
+
+def test_class_indices_refuses_unknown_targets():
+    from zsaudio.experiments.runner import class_indices
+
+    classes = np.array([2, 5, 9])
+    assert class_indices(np.array([9, 2, 5, 5]), classes).tolist() == [2, 0, 1, 1]
+    with pytest.raises(ValueError, match=r"\[3, 10\]"):
+        class_indices(np.array([2, 3, 10]), classes)

@@ -52,7 +52,13 @@ from zsaudio.embeddings import get_audio_encoder
 from zsaudio.embeddings.extract import embed_files
 from zsaudio.experiments.esc50 import AUDIO_EXTENSIONS
 from zsaudio.experiments.reproduce import default_methods
-from zsaudio.experiments.runner import MIN_SEARCH_CLASSES, Features, MethodSpec, fit_for_split
+from zsaudio.experiments.runner import (
+    MIN_SEARCH_CLASSES,
+    Features,
+    MethodSpec,
+    class_indices,
+    fit_for_split,
+)
 from zsaudio.labels import get_label_encoder, label_text
 from zsaudio.labels.audioset import encoder_source_embeddings
 from zsaudio.model import METHODS
@@ -541,7 +547,7 @@ class ZeroShotClassifier:
                 continue
             val_idx = np.flatnonzero(np.isin(y, val))
             all_scores.append(est.decision_function(X[val_idx], features.class_embeddings[val]))
-            all_truth.append(np.searchsorted(val, y[val_idx]))
+            all_truth.append(class_indices(y[val_idx], np.asarray(val)))
         if not all_scores:
             return FALLBACK_TEMPERATURE, {"fitted": False, "reason": "; ".join(skipped)}
         t, nll = fit_temperature(all_scores, all_truth)

@@ -127,6 +127,16 @@ class SplitResult:
         return 1.0 / len(self.test_classes)
 
 
+def class_indices(targets: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Row of each target in the sorted ``classes`` (the ``y`` of ``fit``); raises if a target
+    is not among them, which would otherwise silently train on the wrong class."""
+    idx = np.searchsorted(classes, targets)
+    if np.any(idx >= len(classes)) or np.any(classes[np.minimum(idx, len(classes) - 1)] != targets):
+        raise ValueError(f"targets {sorted(set(targets.tolist()) - set(classes.tolist()))} are not "
+                         "among the training classes")
+    return idx
+
+
 def _accepts(cls: type, name: str) -> bool:
     return name in inspect.signature(cls.__init__).parameters
 
@@ -149,7 +159,7 @@ def select_for_split(spec: MethodSpec, features: Features, train_idx: np.ndarray
         return params
     selection = select_hyperparameters(
         spec.method, spec.grid, features.inputs(spec.input_kind)[train_idx],
-        np.searchsorted(classes, targets[train_idx]), features.class_embeddings[classes],
+        class_indices(targets[train_idx], classes), features.class_embeddings[classes],
         n_val_classes=0.25, n_splits=SELECTION_SPLITS, seed=seed, fixed_params=params,
         fit_params=features.fit_params(spec.input_kind),
     )
@@ -168,7 +178,7 @@ def fit_with_params(spec: MethodSpec, features: Features, train_idx: np.ndarray,
                              "methods run without ESC-50 training")
         return estimator.fit(None, None, None, **fit_params)
     return estimator.fit(features.inputs(spec.input_kind)[train_idx],
-                         np.searchsorted(classes, targets[train_idx]),
+                         class_indices(targets[train_idx], classes),
                          features.class_embeddings[classes], **fit_params)
 
 
