@@ -115,8 +115,8 @@ def test_hybrid_input_validation():
     assert ConSEMix.input_kind == "both" and AnchoredConSE.input_kind == "scores"
     with pytest.raises(ValueError, match="non-empty embedding"):
         ConSEMix(n_scores=K_SOURCE).fit(scores, y, phi, source_embeddings=S)
-    with pytest.raises(ValueError, match="at least 4"):
-        ConSEMix(n_scores=K_SOURCE).fit(X[y < 3], y[y < 3], phi, source_embeddings=S)
+    # 3 training classes cannot spare validation classes: plain ConSE, not an error
+    assert ConSEMix(n_scores=K_SOURCE).fit(X[y < 3], y[y < 3], phi, source_embeddings=S).weight_ == 1
     with pytest.raises(ValueError, match="labels but X"):
         AnchoredConSE().fit(scores, y[:-1], phi, source_embeddings=S)
     with pytest.raises(ValueError, match="lams"):
@@ -152,3 +152,21 @@ def test_hybrids_save_and_load(tmp_path, cls):
     np.testing.assert_array_equal(loaded.validation_accuracy_, model.validation_accuracy_)
     with pytest.raises(ValueError, match="was expected"):
         load_model(path, expected_method="conse")
+
+
+def test_hybrids_fall_back_on_conse_with_too_few_classes_to_validate():
+    import numpy as np
+
+    from zsaudio.model.conse import ConSE
+    from zsaudio.model.hybrid import AnchoredConSE, ConSEMix
+
+    rng = np.random.default_rng(1)
+    S, E = rng.normal(size=(30, 8)), rng.normal(size=(4, 8))
+    scores, emb, y = rng.uniform(size=(40, 30)), rng.normal(size=(40, 16)), np.arange(40) % 4
+    anchored = AnchoredConSE().fit(scores, y, E, source_embeddings=S)
+    assert np.isinf(anchored.lam_) and np.isnan(anchored.validation_accuracy_).all()
+    plain = ConSE().fit(source_embeddings=S)
+    np.testing.assert_allclose(anchored.decision_function(scores, E),
+                               plain.decision_function(scores, E), atol=1e-6)
+    mix = ConSEMix(n_scores=30).fit(np.hstack([emb, scores]), y, E, source_embeddings=S)
+    assert mix.weight_ == 1.0

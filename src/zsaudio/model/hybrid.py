@@ -68,7 +68,11 @@ def _class_splits(y: np.ndarray, val_fraction: float, n_splits: int, seed: int):
     """(fit_classes, val_classes, fit_clips, val_clips, y_fit, y_val) per split; labels
     re-indexed into each side's class list (see :func:`zsaudio.model.selection.validation_splits`)."""
     present = np.unique(y)
-    for val in validation_splits(y, float(val_fraction), n_splits, seed):
+    try:
+        splits = list(validation_splits(y, float(val_fraction), n_splits, seed))
+    except ValueError:
+        return  # too few classes to hold any out: the caller falls back on plain ConSE
+    for val in splits:
         fit_cls = np.setdiff1d(present, val)
         tr, va = np.isin(y, fit_cls), np.isin(y, val)
         yield fit_cls, val, tr, va, np.searchsorted(fit_cls, y[tr]), np.searchsorted(val, y[va])
@@ -83,10 +87,9 @@ class _ConSEHybrid(ZeroShotEstimator):
             source_embeddings=self.source_embeddings_, source_mask=self.source_mask_)
 
     def _validated_fit_inputs(self, X, y, class_embeddings, source_embeddings, source_mask):
+        # Too few classes to hold some out for validation is not an error: the hybrid is then
+        # plain ConSE (see _table), which needs no training classes at all.
         X, y, E = check_fit_inputs(X, y, class_embeddings)
-        if np.unique(y).size < 4:
-            raise ValueError("need labelled clips of at least 4 training classes (some are held "
-                             f"out as validation classes), got {np.unique(y).size}")
         conse = ConSE(top_t=self.top_t, score_transform=self.score_transform,
                       temperature=self.temperature).fit(source_embeddings=source_embeddings,
                                                         source_mask=source_mask)
@@ -100,8 +103,12 @@ class _ConSEHybrid(ZeroShotEstimator):
         self.n_classes_ = E.shape[0]
         return X, y, E, conse
 
-    def _table(self, results: dict[tuple, list[float]]) -> None:
-        """Validation table as arrays (saved with the model): grid points and mean accuracy."""
+    def _table(self, results: dict[tuple, list[float]], conse_point: tuple) -> tuple:
+        """Validation table as arrays (saved with the model): grid points and mean accuracy;
+        returns the best point. With no validation split (too few training classes to hold
+        any out) it returns ``conse_point``, the grid point that is plain ConSE (accuracy NaN)."""
+        if not results:
+            results = {conse_point: [np.nan]}
         keys = list(results)
         self.validation_grid_ = np.array(keys, dtype=np.float64)
         self.validation_accuracy_ = np.array([np.mean(results[k]) for k in keys])
@@ -220,7 +227,8 @@ class ConSEMix(_ConSEHybrid):
                     for w in self.weights:
                         acc = _accuracy(w * zc + (1 - w) * zb, y_val)
                         results.setdefault((w, alpha, gamma), []).append(acc)
-        self.weight_, self.alpha_, self.gamma_ = map(float, self._table(results))
+        self.weight_, self.alpha_, self.gamma_ = map(
+            float, self._table(results, (1.0, self.alphas[0], self.gammas[0])))
         self._eszsl = ESZSL(alpha=self.alpha_, gamma=self.gamma_).fit(emb, y, E)
         return self
 
@@ -334,7 +342,7 @@ class AnchoredConSE(_ConSEHybrid):
                 V = self._solve(F[tr], T[tr], lam)
                 acc = _accuracy(l2_normalize_rows(F[va] @ V) @ En[val_cls].T, y_val)
                 results.setdefault((float(lam),), []).append(acc)
-        (self.lam_,) = self._table(results)
+        (self.lam_,) = self._table(results, (float("inf"),))
         self.V_ = self._solve(F, T, self.lam_)
         return self
 
