@@ -67,6 +67,7 @@ def test_settings_above_chance_and_report(synthetic, tmp_path):
     write_report(tmp_path, rows, results, data, record)
     md = (tmp_path / "report.md").read_text()
     assert "Table 2" in md and "Table 4" in md and "Generalized zero-shot" in md and "50-way" in md
+    assert "Headline" in md and "| conse |" in md
     assert "What differs from the paper" in md and "dog → Dog" not in md  # synthetic class names
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["conse"]["50-way"]["top1"]["mean"]["mean"] > 10

@@ -144,6 +144,23 @@ def setting2_matrix(rows: Sequence[dict], method: str) -> str:
     return _md_table(["train \\ test", *CATEGORIES], body)
 
 
+def headline_table(rows: Sequence[dict]) -> str:
+    """Markdown: one row per method, the category-mean top-1 of each setting, GZSL H and the
+    50-way accuracy (mean ± std over seeds), then the paper's row."""
+    settings = [1, 2, 3, 4, "gzsl", "50-way"]
+    names = {1: "Setting 1", 2: "Setting 2", 3: "Setting 3", 4: "Setting 4", "gzsl": "GZSL H",
+             "50-way": "50-way"}
+    body = []
+    for m in dict.fromkeys(r["method"] for r in rows):
+        cells = [fmt(category_average(rows, m, s, "H" if s == "gzsl" else "top1"))
+                 for s in settings]
+        body.append([m, *cells])
+    body.append(["paper (VGGish + Word2Vec, Alg. 1)",
+                 f"{np.mean(list(paper.SETTING1.values())):.1f}", f"{paper.MEANS['setting2']:.1f}",
+                 f"{paper.MEANS['setting3']:.1f}", f"{paper.MEANS['setting4']:.1f}", "–", "–"])
+    return _md_table(["method · label encoder", *[names[s] for s in settings]], body)
+
+
 def gzsl_table(rows: Sequence[dict]) -> str:
     """Markdown: per method, mean over categories of seen s, unseen u and harmonic mean H."""
     body = []
