@@ -126,12 +126,13 @@ def summary(results: Path) -> str:
             if r["finished"]:
                 t = r["seconds_total"]
                 rows.append([name, what, f"{t:.1f}", f"{r['seconds_imports']:.1f}",
+                             r.get("load_average_at_start", "—"),
                              "yes" if t < 60 else "no"])  # fmt: skip
             else:
                 rows.append([name, what, f"not finished in {r['timeout_s']:.0f} s (stopped)",
-                             "—", "no"])  # fmt: skip
+                             "—", r.get("load_average_at_start", "—"), "no"])  # fmt: skip
         md += _table(["configuration", "what runs", "wall s", "of which imports s",
-                      "< 60 s target"], rows)  # fmt: skip
+                      "load average at start", "< 60 s target"], rows)  # fmt: skip
         md.append("")
     return "\n".join(md)
 
