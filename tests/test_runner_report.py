@@ -132,3 +132,14 @@ def test_class_indices_refuses_unknown_targets():
     assert class_indices(np.array([9, 2, 5, 5]), classes).tolist() == [2, 0, 1, 1]
     with pytest.raises(ValueError, match=r"\[3, 10\]"):
         class_indices(np.array([2, 3, 10]), classes)
+
+
+def test_folds_with_different_candidate_counts(synthetic):
+    features, targets, _ = synthetic
+    available = [0, 1, 2, 3, 4, 5, 6]  # 7 classes: Setting 1 folds of 2 and 3 test classes
+    splits = make_splits(1, targets, 0, available)
+    assert sorted(len(s.test_classes) for s in splits) == [2, 2, 3]
+    results = run_tasks(SPECS[2:], splits, features, targets, 1, False)
+    rows = report.per_seed_rows(results)
+    assert len(rows) == 1 and rows[0]["n_test"] == 7 * N_PER_CLASS
+    assert rows[0]["top3"] >= rows[0]["top1"]

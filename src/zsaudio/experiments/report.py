@@ -35,12 +35,12 @@ def per_seed_rows(results: Iterable[SplitResult]) -> list[dict]:
     rows = []
     for (method, setting, train_cat, eval_cat, seed), rs in groups.items():
         y = np.concatenate([r.y_true for r in rs])
-        topk = np.concatenate([r.topk for r in rs])
-        hit1 = topk[:, 0] == y
+        # folds may rank different numbers of candidates (top-k is cut at their count)
+        hit1 = np.concatenate([r.topk[:, 0] == r.y_true for r in rs])
+        hit3 = np.concatenate([(r.topk == r.y_true[:, None]).any(axis=1) for r in rs])
         row = dict(method=method, setting=setting, train_category=train_cat or "",
                    eval_category=eval_cat, seed=seed, n_test=len(y),
-                   top1=100 * float(hit1.mean()),
-                   top3=100 * float((topk == y[:, None]).any(axis=1).mean()),
+                   top1=100 * float(hit1.mean()), top3=100 * float(hit3.mean()),
                    chance=100 * float(np.mean([r.chance for r in rs])))
         if setting == "gzsl":
             seen = np.isin(y, rs[0].train_classes)
