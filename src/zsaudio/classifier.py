@@ -51,6 +51,7 @@ import zsaudio
 from zsaudio.embeddings import get_audio_encoder
 from zsaudio.embeddings.extract import embed_files
 from zsaudio.experiments.esc50 import AUDIO_EXTENSIONS
+from zsaudio.experiments.report import json_default
 from zsaudio.experiments.reproduce import default_methods
 from zsaudio.experiments.runner import (
     MIN_SEARCH_CLASSES,
@@ -199,15 +200,7 @@ def fit_temperature(scores: Sequence[np.ndarray], truth: Sequence[np.ndarray]) -
 
 def _jsonable(obj: Any) -> Any:
     """``obj`` with numpy scalars/arrays and tuples turned into JSON types."""
-    def default(o):
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-        if isinstance(o, Path):
-            return str(o)
-        raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
-    return json.loads(json.dumps(obj, default=default))
+    return json.loads(json.dumps(obj, default=json_default))
 
 
 def _config_diff(stored: dict, current: dict) -> list[str]:

@@ -281,10 +281,11 @@ def per_class_accuracy(results: Iterable[SplitResult]) -> dict[int, float]:
 
 
 def write_json(path: Path, obj) -> None:
-    path.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
+    path.write_text(json.dumps(obj, indent=2, default=json_default) + "\n")
 
 
-def _json_default(o):
+def json_default(o):
+    """``json.dumps(default=...)`` for numpy scalars and arrays and paths."""
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):
