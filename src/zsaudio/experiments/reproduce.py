@@ -406,7 +406,11 @@ def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: 
     md += context_section(data, record)
     md += ["## Run record", "", f"- clips: {record['clips_present']} present of "
            f"{record['clips_listed']} listed, {record['clips_embedded']} embedded",
-           f"- wall time: {record['wall_time_s']['total']} s "
+           f"- wall time of this invocation: {record['wall_time_s']['total']} s "
            f"(embedding {record['wall_time_s']['embedding']} s)",
+           *[f"- `{k}`: " + ("reloaded from its checkpoint (computed by an earlier invocation)"
+                            if v.get("reloaded_from_checkpoint") else f"computed in {v['compute_s']} s")
+             for k, v in record["label_encoders"].items() if "compute_s" in v
+             or v.get("reloaded_from_checkpoint")],
            f"- git commit: {record['git_commit']}", "- details: `run.json`", ""]
     (out / "report.md").write_text("\n".join(md))
