@@ -61,7 +61,7 @@ def test_settings_above_chance_and_report(synthetic, tmp_path):
     data = Esc50(tmp_path, [tmp_path / f"{i}.wav" for i in range(len(targets))], targets, folds,
                  [f"class_{i}" for i in range(50)], len(targets))
     record = {"clips_embedded": len(targets), "clips_listed": len(targets),
-              "clips_present": len(targets), "audio_encoder": {"name": "synthetic"},
+              "clips_present": len(targets), "audio_encoder": {"encoder": "synthetic"},
               "label_encoders": {"synthetic": {}}, "config": {"seeds": 1},
               "wall_time_s": {"total": 0, "embedding": 0}, "git_commit": None}
     write_report(tmp_path, rows, results, data, record)

@@ -77,6 +77,9 @@ class ReproduceConfig:
     extra: dict = field(default_factory=dict)
 
 
+CONFUSION_METHODS = ("bilinear", "conse-anchored")
+
+
 def label_encoder_from_spec(spec: str):
     """A label encoder from ``"NAME"`` or ``"NAME:TEMPLATE"`` (``"minilm:the sound of {label}"``)."""
     name, _, template = spec.partition(":")
@@ -300,7 +303,7 @@ def context_section(data: Esc50, record: dict) -> list[str]:
 
     return [
         "## What differs from the paper", "",
-        f"- Audio encoder: `{record['audio_encoder'].get('name')}` instead of VGGish "
+        f"- Audio encoder: `{record['audio_encoder'].get('encoder')}` instead of VGGish "
         "(the VGGish weights are not on this machine; zsaudio loads them where they are, but no "
         "VGGish row was run here). YAMNet: 1024-d embedding per 0.96 s patch (hop 0.48 s), "
         "averaged over the clip as in the paper; its 521 AudioSet class scores feed ConSE.",
@@ -341,7 +344,7 @@ def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: 
     names = class_texts(data)
     md = [f"# zsaudio reproduce: ESC-50 ({record['clips_embedded']} of {record['clips_listed']} clips)",
           "",
-          f"Audio encoder: `{record['audio_encoder'].get('name')}`; label encoders: "
+          f"Audio encoder: `{record['audio_encoder'].get('encoder')}`; label encoders: "
           f"{', '.join(f'`{k}`' for k in record['label_encoders'])}; seeds: "
           f"{record['config']['seeds']}; top-1 accuracy in %, mean ± std over seeds. "
           "The paper's row is VGGish + Google News Word2Vec + Algorithm 1 (not run here).", ""]
@@ -377,7 +380,9 @@ def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: 
         fig_dir = out / "figures"
         fig_dir.mkdir(exist_ok=True)
         md += ["## Setting 3 confusion matrices", ""]
-        for m in dict.fromkeys(r.method for r in results if r.setting == 3):
+        # Figures for the paper's model and the default method (the others: per-class table).
+        for m in dict.fromkeys(r.method for r in results if r.setting == 3
+                               and r.method.split(" · ")[0] in CONFUSION_METHODS):
             slug = _slug(m)
             for k, cat in enumerate(CATEGORIES):
                 classes = list(range(k * CLASSES_PER_CATEGORY, (k + 1) * CLASSES_PER_CATEGORY))
