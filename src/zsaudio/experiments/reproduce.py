@@ -27,7 +27,7 @@ import zsaudio
 from zsaudio.embeddings import get_audio_encoder
 from zsaudio.embeddings.extract import embed_files
 from zsaudio.experiments import report
-from zsaudio.experiments.esc50 import CATEGORIES, CLASSES_PER_CATEGORY, Esc50, load_esc50
+from zsaudio.experiments.esc50 import CATEGORIES, Esc50, load_esc50
 from zsaudio.experiments.protocols import all_class_split, gzsl_splits, make_splits, setting4_note
 from zsaudio.experiments.runner import Features, MethodSpec, SplitResult, run_tasks
 from zsaudio.labels import get_label_encoder, label_text
@@ -384,8 +384,7 @@ def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: 
         for m in dict.fromkeys(r.method for r in results if r.setting == 3
                                and r.method.split(" · ")[0] in CONFUSION_METHODS):
             slug = _slug(m)
-            for k, cat in enumerate(CATEGORIES):
-                classes = list(range(k * CLASSES_PER_CATEGORY, (k + 1) * CLASSES_PER_CATEGORY))
+            for cat in CATEGORIES:
                 rs = [r for r in results if r.setting == 3 and r.method == m and r.eval_category == cat]
                 if not rs:
                     continue
