@@ -245,29 +245,33 @@ def plot_confusion(cm: np.ndarray, labels: Sequence[str], title: str, path: Path
 
 
 def plot_method_comparison(rows: Sequence[dict], path: Path) -> None:
-    """Bar chart: category-mean top-1 (± std over seeds) of each method in each setting."""
+    """One panel per setting: category-mean top-1 (± std over seeds) of each method that ran
+    in it, as horizontal bars, with the paper's number as a dashed line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     settings = [s for s in (1, 2, 3, 4) if any(r["setting"] == s for r in rows)]
-    methods = list(dict.fromkeys(r["method"] for r in rows if r["setting"] in settings))
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(settings) * max(len(methods), 1) / 2), 4.2))
-    width = 0.8 / max(len(methods), 1)
-    for i, m in enumerate(methods):
-        vals = [category_average(rows, m, s) or (np.nan, 0.0) for s in settings]
-        ax.bar(np.arange(len(settings)) + i * width, [v[0] for v in vals], width,
-               yerr=[v[1] for v in vals], label=m, capsize=2)
-    ref = [{1: np.mean(list(paper.SETTING1.values())), 2: paper.MEANS["setting2"],
-            3: paper.MEANS["setting3"], 4: paper.MEANS["setting4"]}[s] for s in settings]
-    ax.scatter(np.arange(len(settings)) + 0.4 - width / 2, ref, marker="*", s=120, color="k",
-               zorder=3, label="paper")
-    ax.set_xticks(np.arange(len(settings)) + 0.4 - width / 2, [f"Setting {s}" for s in settings])
-    ax.set_ylabel("top-1 accuracy (%)")
-    ax.legend(fontsize=7, ncol=2)
+    ref = {1: float(np.mean(list(paper.SETTING1.values()))), 2: paper.MEANS["setting2"],
+           3: paper.MEANS["setting3"], 4: paper.MEANS["setting4"]}
+    n_max = max(len(_methods(rows, s)) for s in settings) if settings else 1
+    fig, axes = plt.subplots(1, max(len(settings), 1), figsize=(4.2 * max(len(settings), 1),
+                                                                 1.2 + 0.28 * n_max),
+                             sharex=True, squeeze=False)
+    for ax, setting in zip(axes[0], settings, strict=False):
+        methods = _methods(rows, setting)
+        vals = [category_average(rows, m, setting) or (np.nan, 0.0) for m in methods]
+        ypos = np.arange(len(methods))[::-1]
+        ax.barh(ypos, [v[0] for v in vals], xerr=[v[1] for v in vals], capsize=2, color="C0")
+        ax.axvline(ref[setting], color="k", ls="--", lw=1, label="paper")
+        ax.set_yticks(ypos, methods, fontsize=7)
+        ax.set_title(f"Setting {setting}", fontsize=10)
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("top-1 accuracy (%)")
+    axes[0][0].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
