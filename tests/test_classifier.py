@@ -210,3 +210,8 @@ def test_unknown_method_is_refused_before_embedding(train_data):
         ZeroShotClassifier().fit(train_data.paths[:2], ["a", "a"])
     with pytest.raises(ValueError, match="2 paths but 1 labels"):
         ZeroShotClassifier().fit(train_data.paths[:2], ["a"])
+
+
+def test_training_labels_differing_only_in_case_are_refused(train_data):
+    with pytest.raises(LabelError, match="duplicate labels: 'Dog' = 'dog'"):
+        ZeroShotClassifier().fit(train_data.paths[:3], ["Dog", "dog", "rain"])

@@ -466,6 +466,9 @@ class ZeroShotClassifier:
             raise ValueError(f"{len(paths)} paths but {len(labels)} labels")
         if len(set(labels)) < 2:
             raise ValueError(f"need clips of at least 2 classes to train, got {sorted(set(labels))}")
+        # Class names follow the candidate-label rule: "Dog" and "dog" would be two classes
+        # with one embedding, so they are refused rather than trained apart.
+        check_candidate_labels(list(dict.fromkeys(labels)))
         self._label_enc = None
         spec = self._spec(None)  # validates the method before the (slow) embedding
         audio_enc = self._get_audio_encoder()
