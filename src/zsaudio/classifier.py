@@ -63,6 +63,7 @@ from zsaudio.experiments.runner import (
 from zsaudio.labels import get_label_encoder, label_text
 from zsaudio.labels.audioset import encoder_source_embeddings
 from zsaudio.model import METHODS
+from zsaudio.model.base import stable_topk
 from zsaudio.model.io import load_model, save_model
 
 # The method users get unless they ask for another: the best zero-shot method of the committed
@@ -742,7 +743,7 @@ class ZeroShotClassifier:
             S = np.asarray(self.estimator_.decision_function(X, E), dtype=np.float64)
             P = softmax(S, self.temperature_)
             k = min(int(top_k), len(labels))
-            order = np.argsort(-S, axis=1, kind="stable")[:, :k]
+            order = stable_topk(S, k)
         for p, err in entries:
             if err is not None or p in errors:
                 results.append(Classification(p, [], err or errors[p]))

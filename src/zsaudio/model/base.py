@@ -136,6 +136,21 @@ def check_fit_inputs(
     return X, y, E
 
 
+def stable_topk(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest entries of each row, best first; ties -> lower index first.
+
+    Parameters
+    ----------
+    scores : np.ndarray, shape (n, C)
+    k : int, 1 <= k <= C
+
+    Returns
+    -------
+    np.ndarray, shape (n, k), int64
+    """
+    return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+
+
 def l2_normalize_rows(A: np.ndarray) -> np.ndarray:
     """Divide each row by its Euclidean norm; all-zero rows stay zero.
 
@@ -252,7 +267,7 @@ class ZeroShotEstimator:
         n_cand = scores.shape[1]
         if not isinstance(k, (int, np.integer)) or not 1 <= k <= n_cand:
             raise ValueError(f"k must be an integer in [1, {n_cand}] (candidates), got {k!r}")
-        return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        return stable_topk(scores, k)
 
     def score(self, X: Any, y: Any, class_embeddings: Any, k: int = 1) -> float:
         """Top-``k`` accuracy: fraction of samples whose class is among the ``k`` best.

@@ -45,24 +45,10 @@ from zsaudio.model.base import (
     check_fit_inputs,
     check_matrix,
     l2_normalize_rows,
+    stable_topk,
 )
 
 SCORE_TRANSFORMS = ("raw", "power", "softmax", "uniform")
-
-
-def stable_topk(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k largest entries of each row, best first; ties -> lower index first.
-
-    Parameters
-    ----------
-    scores : np.ndarray, shape (n, C)
-    k : int, 1 <= k <= C
-
-    Returns
-    -------
-    np.ndarray, shape (n, k), int64
-    """
-    return np.argsort(-scores, axis=1, kind="stable")[:, :k]
 
 
 class ConSE(ZeroShotEstimator):

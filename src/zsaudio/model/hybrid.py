@@ -44,9 +44,10 @@ from zsaudio.model.base import (
     ZeroShotEstimator,
     check_fit_inputs,
     l2_normalize_rows,
+    stable_topk,
 )
 from zsaudio.model.baselines import ESZSL
-from zsaudio.model.conse import ConSE, stable_topk
+from zsaudio.model.conse import ConSE
 from zsaudio.model.selection import validation_splits
 
 # ---------------------------------------------------------------------------------------------
