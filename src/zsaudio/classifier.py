@@ -184,15 +184,10 @@ def fit_temperature(scores: Sequence[np.ndarray], truth: Sequence[np.ndarray]) -
              if len(t)]
     if not pairs:
         raise ValueError("no validation clips to fit a temperature on")
-    n = sum(len(t) for _, t in pairs)
+    kept_scores, kept_truth = [s for s, _ in pairs], [t for _, t in pairs]
 
     def nll(log_t: float) -> float:
-        total = 0.0
-        for s, t in pairs:
-            z = s / np.exp(log_t)
-            z = z - z.max(axis=1, keepdims=True)
-            total += float(np.sum(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(t)), t]))
-        return total / n
+        return fit_nll(kept_scores, kept_truth, float(np.exp(log_t)))
 
     lo, hi = np.log(TEMPERATURE_BOUNDS[0]), np.log(TEMPERATURE_BOUNDS[1])
     res = minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-4})
@@ -755,10 +750,13 @@ class ZeroShotClassifier:
 
 
 def fit_nll(scores: Sequence[np.ndarray], truth: Sequence[np.ndarray], temperature: float) -> float:
-    """Mean NLL (nats per clip) of the true candidates under ``softmax(scores / temperature)``."""
+    """Mean NLL (nats per clip) of the true candidates under ``softmax(scores / temperature)``,
+    computed with log-sum-exp (no underflow for confident wrong answers)."""
     total, n = 0.0, 0
     for s, t in zip(scores, truth, strict=True):
-        p = softmax(s, temperature)[np.arange(len(t)), np.asarray(t, int)]
-        total += float(-np.log(np.maximum(p, 1e-300)).sum())
+        z = np.asarray(s, np.float64) / temperature
+        z = z - z.max(axis=1, keepdims=True)
+        t = np.asarray(t, int)
+        total += float(np.sum(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(t)), t]))
         n += len(t)
     return total / max(n, 1)
