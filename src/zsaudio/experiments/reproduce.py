@@ -182,15 +182,19 @@ def reproduce(config: ReproduceConfig, out: str | Path, progress: bool = True) -
         specs = [s for s in specs if s.input_kind == "embedding"]
 
     texts = class_texts(data)
+    # The audio encoder's own classes (for ConSE-like methods), looked up once for all
+    # label encoders.
+    source_class_ids = None
+    if extraction.scores is not None and any(s.input_kind != "embedding" for s in specs):
+        source_class_ids = get_audio_encoder(config.audio_encoder).class_ids
     all_results: list[SplitResult] = []
     label_records = {}
     for label_name in config.label_encoders:
         encoder = label_encoder_from_spec(label_name)
         class_emb, available, dropped = embed_classes(encoder, texts)
         source = None
-        if extraction.scores is not None and any(s.input_kind != "embedding" for s in specs):
-            class_ids = get_audio_encoder(config.audio_encoder).class_ids
-            source, _ = encoder_source_embeddings(encoder, class_ids, config.source_text)
+        if source_class_ids:
+            source, _ = encoder_source_embeddings(encoder, source_class_ids, config.source_text)
         features = Features(extraction.embeddings[ok], None if extraction.scores is None
                             else extraction.scores[ok], class_emb, source)
         label_records[label_name] = {"config": encoder.config(), "classes_used": len(available),
