@@ -62,6 +62,7 @@ from zsaudio.experiments.runner import (
 )
 from zsaudio.labels import get_label_encoder, label_text
 from zsaudio.labels.audioset import encoder_source_embeddings
+from zsaudio.labels.cache import CachedLabelEncoder
 from zsaudio.model import METHODS
 from zsaudio.model.base import stable_topk
 from zsaudio.model.io import load_model, save_model
@@ -392,7 +393,8 @@ class ZeroShotClassifier:
     def _get_label_encoder(self):
         if self._label_enc is None:
             options = {"template": self.label_template} if self.label_template else {}
-            self._label_enc = get_label_encoder(self.label_encoder, **options)
+            # Cached on disk: classifying with labels seen before never loads the label model.
+            self._label_enc = CachedLabelEncoder(get_label_encoder(self.label_encoder, **options))
         return self._label_enc
 
     def _get_audio_encoder(self):

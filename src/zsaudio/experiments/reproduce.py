@@ -32,6 +32,7 @@ from zsaudio.experiments.protocols import all_class_split, gzsl_splits, make_spl
 from zsaudio.experiments.runner import Features, MethodSpec, SplitResult, run_tasks
 from zsaudio.labels import get_label_encoder, label_text
 from zsaudio.labels.audioset import encoder_source_embeddings
+from zsaudio.labels.cache import CachedLabelEncoder
 
 
 def default_methods() -> list[MethodSpec]:
@@ -81,9 +82,10 @@ CONFUSION_METHODS = ("bilinear", "conse-anchored")
 
 
 def label_encoder_from_spec(spec: str):
-    """A label encoder from ``"NAME"`` or ``"NAME:TEMPLATE"`` (``"minilm:the sound of {label}"``)."""
+    """A label encoder from ``"NAME"`` or ``"NAME:TEMPLATE"`` (``"minilm:the sound of {label}"``),
+    with its vectors cached on disk (a warm run never loads the label model)."""
     name, _, template = spec.partition(":")
-    return get_label_encoder(name, **({"template": template} if template else {}))
+    return CachedLabelEncoder(get_label_encoder(name, **({"template": template} if template else {})))
 
 
 def class_texts(data: Esc50) -> list[str]:

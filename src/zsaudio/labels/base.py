@@ -187,6 +187,11 @@ class LabelEncoder(abc.ABC):
         """Everything that changes the outputs, as a JSON-serialisable dict."""
         return {"name": self.name, "dim": self.dim}
 
+    def identity(self) -> dict[str, Any]:
+        """What identifies the outputs, as cheaply as it can be known (the key of the label
+        embedding cache, :mod:`zsaudio.labels.cache`); by default :meth:`config`."""
+        return self.config()
+
     @abc.abstractmethod
     def _coverage_one(self, label: str) -> LabelCoverage:
         """Coverage of one label."""

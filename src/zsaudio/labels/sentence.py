@@ -151,6 +151,10 @@ class SentenceEncoder(LabelEncoder):
         return int(get_dim() if get_dim else model.get_sentence_embedding_dimension())
 
     def config(self) -> dict[str, Any]:
+        return {**self.identity(), "dim": self.dim}
+
+    def identity(self) -> dict[str, Any]:
+        """:meth:`config` without ``dim``: known without loading the model."""
         desc = None
         if self.descriptions is not None:
             canon = json.dumps(self.descriptions, sort_keys=True, ensure_ascii=False)
@@ -159,7 +163,7 @@ class SentenceEncoder(LabelEncoder):
                 "sha256": hashlib.sha256(canon.encode("utf-8")).hexdigest(),
             }
         return {
-            **super().config(),
+            "name": self.name,
             "kind": "sentence",
             "model": self.model_dir.name,
             "weights": _weights_identity(self.model_dir),

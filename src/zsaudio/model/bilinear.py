@@ -45,12 +45,11 @@ Interpretations of the paper's text (each one is what the code does):
 
 Speed: only the training-class scores matter during training, so the loop keeps
 M = W Φᵀ (D, C) and the per-sample coefficients A (n, C) with W = −η Xᵀ A Φ, recovered
-once at the end. Samples are processed in blocks of the epoch's order: the block's losses
-come from one matrix product with M; if most of its samples violate a margin, each sample's
-scores are corrected by the block's earlier updates through the block's Gram matrix (dense
-path); otherwise only the violating samples do work, each update shifting the later samples'
-losses by one outer product (sparse path, for late epochs). M is updated once per block.
-Per sample, only O(C) numpy work remains (losses, the sort, the weights).
+once at the end. Samples are processed in blocks of the epoch's order: the block's scores
+come from one matrix product with M, each sample's scores are corrected by the block's
+earlier updates through the block's Gram matrix, and M is updated once per block. The
+per-sample work (losses, the sort, the weights: O(C) each) is compiled by numba, since as
+numpy calls it was dominated by call overhead; the matrix products are then most of the time.
 
 The same loop trains the SJE and DeViSE baselines (``zsaudio.model.baselines``), which differ
 only in which violating classes update and with what weight.
@@ -61,6 +60,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+import numba
 import numpy as np
 
 from zsaudio.model.base import (
@@ -205,10 +205,15 @@ def ranking_sgd(
         )
 
 
+_WEIGHTING_CODES = {"rank": 0, "all": 1, "max": 2}
+
+
 def _ranking_sgd_loop(X, y, class_embeddings, eta, epochs, seed, weighting, margin, checkpoints):
     n, D = X.shape
     C = class_embeddings.shape[0]
-    K = class_embeddings @ class_embeddings.T  # Gram of the classes: M's update is x·(K c)ᵀ
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    y = np.ascontiguousarray(y, dtype=np.int64)
+    K = np.ascontiguousarray(class_embeddings @ class_embeddings.T)  # M's update is x·(K c)ᵀ
     wr = rank_weights(C, weighting)
     cw = np.cumsum(wr)
     M = np.zeros((D, C))  # W Φᵀ: the training-class scores of any x are x @ M
@@ -216,78 +221,81 @@ def _ranking_sgd_loop(X, y, class_embeddings, eta, epochs, seed, weighting, marg
     rng = np.random.default_rng(seed)
     risks = np.empty(epochs)
     Ws = []
-    count_nonzero, flatnonzero = np.count_nonzero, np.flatnonzero  # fewer lookups below
+    code = _WEIGHTING_CODES[weighting]
     for epoch in range(1, epochs + 1):
-        perm = rng.permutation(n)
-        for start in range(0, n, _BLOCK_SIZE):
-            idx = perm[start : start + _BLOCK_SIZE]
-            Xb, yb = X[idx], y[idx]
-            b = len(idx)
-            rows = np.arange(b)
-            # −ℓ for the block with M as it is now; < 0 where a class violates the margin.
-            S = Xb @ M
-            NL = (S[rows, yb] - margin)[:, None] - S
-            NL[rows, yb] = 0.0
-            pending = flatnonzero((NL < 0.0).any(axis=1))
-            if pending.size == 0:
-                continue  # no sample of the block updates: nothing changes
-            Cb = np.zeros((b, C))  # c_j: W −= η x_j (c_j Φ)
-            V = np.zeros((b, C))  # K c_j: M −= η x_j (K c_j)ᵀ
-            updated = []
-            j = int(pending[0])
-            dense = 2 * pending.size > b
-            if dense:
-                # Most samples update: scores of sample j are its block-start scores plus
-                # the updates of the block's earlier samples, through the block's Gram.
-                G = (-eta) * (Xb @ Xb.T)
-            ylist = yb.tolist()
-            while True:
-                yj = ylist[j]
-                if dense:
-                    s = S[j] + G[j, :j] @ V[:j]
-                    neg_loss = (s[yj] - margin) - s
-                    neg_loss[yj] = 0.0
-                else:
-                    neg_loss = NL[j]
-                p = count_nonzero(neg_loss < 0.0)
-                if p:
-                    c = Cb[j]
-                    if weighting == "max":
-                        c[int(neg_loss.argmin())] = 1.0  # first of the most violating classes
-                        c[yj] = -1.0
-                    elif weighting == "all":
-                        c[neg_loss < 0.0] = 1.0
-                        c[yj] = -float(p)
-                    else:
-                        order = neg_loss.argsort(kind="stable")  # descending ℓ, ties: low index
-                        c[order[:p]] = wr[:p]
-                        c[yj] = -cw[p - 1]
-                    v = K @ c
-                    V[j] = v
-                    updated.append(j)
-                if j + 1 == b:
-                    break
-                if dense:
-                    j += 1
-                    continue
-                # Sparse: only violators do work. An update shifts the losses of the block's
-                # later samples k by g_k (v[y_k] − v), g_k = −η x_k·x_j (exactly the change
-                # of their scores), so the next violator is found on current losses.
-                g = (-eta) * (Xb[j + 1 :] @ Xb[j])
-                rest = NL[j + 1 :]
-                rest += g[:, None] * (v[yb[j + 1 :]][:, None] - v)
-                nxt = flatnonzero((rest < 0.0).any(axis=1))
-                if nxt.size == 0:
-                    break
-                j += 1 + int(nxt[0])
-            if not updated:
-                continue
-            M += Xb[updated].T @ ((-eta) * V[updated])
-            A[idx[updated]] += Cb[updated]
+        _sgd_epoch(X, y, rng.permutation(n), M, A, K, wr, cw, eta, margin, code, _BLOCK_SIZE)
         risks[epoch - 1] = ranking_risk(X @ M, y, weighting, margin)
         if epoch in checkpoints:
             Ws.append((-eta) * (X.T @ (A @ class_embeddings)))
     return Ws, risks
+
+
+@numba.njit(cache=True, nogil=True)
+def _sgd_epoch(X, y, perm, M, A, K, wr, cw, eta, margin, weighting, block):  # pragma: no cover
+    """One epoch of the ranking SGD, in place on M (D, C) and A (n, C); compiled by numba.
+
+    ``weighting``: 0 rank, 1 all, 2 max. Samples go in blocks of ``block`` of ``perm``: the
+    block's scores come from one product with M; sample j's scores are corrected by the
+    block's earlier updates through the block's Gram matrix; M is updated once per block.
+    (Coverage cannot trace compiled code; the tests compare it with a literal loop.)
+    """
+    n, D = X.shape
+    C = M.shape[1]
+    for start in range(0, n, block):
+        b = min(block, n - start)
+        Xb = np.empty((b, D))
+        for i in range(b):
+            Xb[i] = X[perm[start + i]]
+        S = Xb @ M
+        violates = False
+        for i in range(b):
+            yi = y[perm[start + i]]
+            for c in range(C):
+                if c != yi and S[i, yi] - margin - S[i, c] < 0.0:
+                    violates = True
+                    break
+            if violates:
+                break
+        if not violates:
+            continue  # no sample of the block updates: nothing changes
+        G = (-eta) * (Xb @ Xb.T)
+        Cb = np.zeros((b, C))  # c_j: W −= η x_j (c_j Φ)
+        V = np.zeros((b, C))  # K c_j: M −= η x_j (K c_j)ᵀ
+        updated = np.zeros(b, dtype=np.bool_)
+        neg_loss = np.empty(C)
+        for j in range(b):
+            yj = y[perm[start + j]]
+            s = S[j].copy()
+            for k in range(j):
+                if updated[k]:
+                    s += G[j, k] * V[k]
+            p = 0
+            for c in range(C):
+                neg_loss[c] = 0.0 if c == yj else (s[yj] - margin) - s[c]
+                if neg_loss[c] < 0.0:
+                    p += 1
+            if p == 0:
+                continue
+            cj = Cb[j]
+            if weighting == 2:
+                cj[np.argmin(neg_loss)] = 1.0  # first of the most violating classes
+                cj[yj] = -1.0
+            elif weighting == 1:
+                for c in range(C):
+                    if neg_loss[c] < 0.0:
+                        cj[c] = 1.0
+                cj[yj] = -float(p)
+            else:
+                order = np.argsort(neg_loss, kind="mergesort")  # descending ℓ, ties: low index
+                for r in range(p):
+                    cj[order[r]] = wr[r]
+                cj[yj] = -cw[p - 1]
+            V[j] = K @ cj
+            updated[j] = True
+        rows = np.flatnonzero(updated)
+        M += Xb[rows].T @ ((-eta) * V[rows])
+        for r in rows:
+            A[perm[start + r]] += Cb[r]
 
 
 class BilinearModel(ZeroShotEstimator):
