@@ -205,3 +205,14 @@ def test_real_label_encoder_lacking_words_of_audioset_names():
     assert np.all(W[:, ~mask] == 0) and np.all((W > 0).sum(axis=1) == 5)
     E = enc.encode(["dog", "rain"])
     assert np.all(np.isfinite(model.decision_function(scores, E)))
+
+
+def test_stable_topk_partition_path_equals_a_stable_sort():
+    """The few-of-many path (k < C / 4) keeps the sort's tie rule, with -inf and many ties."""
+    rng = np.random.default_rng(3)
+    for trial in range(200):
+        n, C = int(rng.integers(1, 12)), int(rng.integers(8, 90))
+        k = int(rng.integers(1, max(2, C // 4)))
+        S = rng.integers(0, 3, size=(n, C)).astype(float) if trial % 2 else rng.normal(size=(n, C))
+        S[rng.random((n, C)) < 0.2] = -np.inf
+        np.testing.assert_array_equal(stable_topk(S, k), np.argsort(-S, axis=1, kind="stable")[:, :k])
