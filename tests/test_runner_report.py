@@ -114,12 +114,13 @@ def test_checkpoint_round_trip_and_fingerprint(synthetic, tmp_path):
     features, targets, _ = synthetic
     results = run_tasks(SPECS[1:2], make_splits(3, targets, 0), features, targets, 1, False)
     config = ReproduceConfig(seeds=1)
-    fp = _fingerprint(config, SPECS, {"name": "x"}, {"name": "a"}, targets)
+    fp = _fingerprint(config, SPECS[1], {"name": "x"}, {"name": "a"}, targets)
+    assert fp != _fingerprint(config, SPECS[0], {"name": "x"}, {"name": "a"}, targets)
     path = tmp_path / "checkpoints" / "x.pkl"
     _save_checkpoint(path, fp, results)
     again = _load_checkpoint(path, fp)
     assert [r.topk.tolist() for r in again] == [r.topk.tolist() for r in results]
-    other = _fingerprint(ReproduceConfig(seeds=2), SPECS, {"name": "x"}, {"name": "a"}, targets)
+    other = _fingerprint(ReproduceConfig(seeds=2), SPECS[1], {"name": "x"}, {"name": "a"}, targets)
     assert other != fp and _load_checkpoint(path, other) is None
     path.write_bytes(b"truncated")
     assert _load_checkpoint(path, fp) is None
@@ -143,3 +144,56 @@ def test_folds_with_different_candidate_counts(synthetic):
     rows = report.per_seed_rows(results)
     assert len(rows) == 1 and rows[0]["n_test"] == 7 * N_PER_CLASS
     assert rows[0]["top3"] >= rows[0]["top1"]
+
+
+def test_reproduce_end_to_end_resumes_per_method(synthetic, tmp_path, monkeypatch):
+    """The whole command on synthetic features: a second invocation reloads every method's
+    checkpoint and writes the same report; another method computes only that method."""
+    from types import SimpleNamespace
+
+    from zsaudio.experiments import reproduce as rp
+    from zsaudio.experiments.esc50 import Esc50
+
+    features, targets, folds = synthetic
+    n = len(targets)
+    data = Esc50(tmp_path, [tmp_path / f"{i}.wav" for i in range(n)], targets, folds,
+                 [f"class_{i}" for i in range(50)], n)
+    extraction = SimpleNamespace(ok=np.ones(n, bool), failures={}, embeddings=features.embeddings,
+                                 scores=features.scores, encoder_config={"name": "fake"})
+
+    class Encoder:
+        def config(self):
+            return {"name": "fake-labels"}
+
+    monkeypatch.setattr(rp, "load_esc50", lambda root: data)
+    monkeypatch.setattr(rp, "embed_files", lambda *a, **k: extraction)
+    monkeypatch.setattr(rp, "label_encoder_from_spec", lambda spec: Encoder())
+    monkeypatch.setattr(rp, "embed_classes", lambda enc, texts: (features.class_embeddings,
+                                                                 list(range(50)), {}))
+    monkeypatch.setattr(rp, "get_audio_encoder", lambda name: SimpleNamespace(class_ids=["x"]))
+    monkeypatch.setattr(rp, "encoder_source_embeddings",
+                        lambda enc, ids, mode: (features.source_embeddings, None))
+    monkeypatch.setattr(rp, "default_methods", lambda: SPECS)
+    config = rp.ReproduceConfig(esc50=str(tmp_path), label_encoders=["fake"], seeds=1,
+                                settings=[3], gzsl=False, fifty_way=True, workers=1,
+                                methods=["bilinear", "conse"])
+    out = tmp_path / "out"
+    first = rp.reproduce(config, out, progress=False)
+    assert set(first) >= {"bilinear · fake", "conse · fake"}
+    assert (out / "report.md").is_file() and (out / "checkpoints" / "fake" / "bilinear.pkl").is_file()
+    report_text = (out / "results.csv").read_text()
+
+    def refuse(*a, **k):
+        raise AssertionError("a checkpointed method was computed again")
+
+    monkeypatch.setattr(rp, "run_tasks", refuse)
+    assert rp.reproduce(config, out, progress=False) == first
+    assert (out / "results.csv").read_text() == report_text
+    record = json.loads((out / "run.json").read_text())
+    assert record["label_encoders"]["fake"]["reloaded_from_checkpoint"] == ["bilinear", "conse"]
+
+    ran = []
+    monkeypatch.setattr(rp, "run_tasks", lambda specs, *a, **k: ran.extend(specs) or [])
+    rp.reproduce(rp.ReproduceConfig(**{**vars(config), "methods": ["bilinear", "conse", "eszsl"]}),
+                 out, progress=False)
+    assert [s.method for s in ran] == ["eszsl"]

@@ -112,10 +112,11 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text).strip("_")
 
 
-def _fingerprint(config: ReproduceConfig, specs: Sequence[MethodSpec], label_config: dict,
+def _fingerprint(config: ReproduceConfig, spec: MethodSpec, label_config: dict,
                  audio_config: dict, targets: np.ndarray) -> str:
-    """What a label encoder's results depend on; a checkpoint is reused only if it matches."""
-    key = {"specs": [asdict(s) for s in specs], "label": label_config, "audio": audio_config,
+    """What one method's results with one label encoder depend on; a checkpoint is reused
+    only if it matches."""
+    key = {"spec": asdict(spec), "label": label_config, "audio": audio_config,
            "seeds": config.seeds, "settings": list(config.settings), "gzsl": config.gzsl,
            "fifty_way": config.fifty_way, "source_text": config.source_text,
            "targets": hashlib.sha256(np.asarray(targets).tobytes()).hexdigest(),
@@ -216,30 +217,27 @@ def reproduce(config: ReproduceConfig, out: str | Path, progress: bool = True) -
                        for sp in gzsl_splits(targets, folds, seed, available)]
         if config.fifty_way:
             splits.append(all_class_split(targets, available))
-        checkpoint = out / "checkpoints" / f"{_slug(label_name)}.pkl"
-        fingerprint = _fingerprint(config, named, encoder.config(), extraction.encoder_config,
-                                   targets)
-        done = _load_checkpoint(checkpoint, fingerprint)
-        if done is not None:
-            _log(f"{label_name}: {len(done)} results reloaded from {checkpoint}")
-            label_records[label_name]["reloaded_from_checkpoint"] = True
-            all_results += done
-            continue
+        # One checkpoint per label encoder and method: an interrupted run resumes after the
+        # last finished method, and adding a method to a finished report computes only it.
         t_label = time.time()
-        mine_all: list[SplitResult] = []
-        # One pool run per group of methods sharing their settings.
-        groups: dict[tuple, list[MethodSpec]] = {}
+        reloaded = []
         for spec in named:
-            runs_in = [sp.setting for sp in splits if spec.runs_in(sp.setting)]
-            groups.setdefault(tuple(dict.fromkeys(runs_in)), []).append(spec)
-        for runs_in, group in groups.items():
-            mine = [sp for sp in splits if sp.setting in runs_in]
-            if mine:
-                mine_all += run_tasks(group, mine, features, targets, config.workers, progress,
-                                      desc=f"{label_name}: {', '.join(s.method for s in group)}")
-        _save_checkpoint(checkpoint, fingerprint, mine_all)
+            checkpoint = out / "checkpoints" / _slug(label_name) / f"{_slug(spec.method)}.pkl"
+            fingerprint = _fingerprint(config, spec, encoder.config(), extraction.encoder_config,
+                                       targets)
+            done = _load_checkpoint(checkpoint, fingerprint)
+            if done is None:
+                mine = [sp for sp in splits if spec.runs_in(sp.setting)]
+                done = run_tasks([spec], mine, features, targets, config.workers, progress,
+                                 desc=spec.label) if mine else []
+                _save_checkpoint(checkpoint, fingerprint, done)
+            else:
+                reloaded.append(spec.method)
+            all_results += done
+        if reloaded:
+            _log(f"{label_name}: reloaded from checkpoints: {', '.join(reloaded)}")
+            label_records[label_name]["reloaded_from_checkpoint"] = reloaded
         label_records[label_name]["compute_s"] = round(time.time() - t_label, 1)
-        all_results += mine_all
 
     rows = report.per_seed_rows(all_results)
     wall = time.time() - t0
@@ -418,9 +416,10 @@ def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: 
            f"{record['clips_listed']} listed, {record['clips_embedded']} embedded",
            f"- wall time of this invocation: {record['wall_time_s']['total']} s "
            f"(embedding {record['wall_time_s']['embedding']} s)",
-           *[f"- `{k}`: " + ("reloaded from its checkpoint (computed by an earlier invocation)"
-                            if v.get("reloaded_from_checkpoint") else f"computed in {v['compute_s']} s")
-             for k, v in record["label_encoders"].items() if "compute_s" in v
-             or v.get("reloaded_from_checkpoint")],
+           *[f"- `{k}`: {v['compute_s']} s" + (
+               f" (reloaded from checkpoints of an earlier invocation: "
+               f"{', '.join(v['reloaded_from_checkpoint'])})"
+               if v.get("reloaded_from_checkpoint") else "")
+             for k, v in record["label_encoders"].items() if "compute_s" in v],
            f"- git commit: {record['git_commit']}", "- details: `run.json`", ""]
     (out / "report.md").write_text("\n".join(md))
