@@ -17,6 +17,7 @@ from zsaudio.model.base import ZeroShotEstimator
 from zsaudio.model.baselines import ESZSL, SJE, DeViSE
 from zsaudio.model.bilinear import BilinearZSL
 from zsaudio.model.conse import ConSE
+from zsaudio.model.fewshot import FewShotConSE
 from zsaudio.model.hybrid import AnchoredConSE, ConSEMix
 from zsaudio.model.torch_bilinear import BilinearTorch
 
@@ -29,6 +30,7 @@ __all__ = [
     "ConSEMix",
     "DeViSE",
     "ESZSL",
+    "FewShotConSE",
     "SJE",
     "ZeroShotEstimator",
     "make_estimator",
@@ -38,7 +40,8 @@ __all__ = [
 #: Registry: method name -> estimator class (the name is also the class's ``method_name``).
 METHODS: dict[str, type[ZeroShotEstimator]] = {
     cls.method_name: cls
-    for cls in (BilinearZSL, ESZSL, SJE, DeViSE, BilinearTorch, ConSE, ConSEMix, AnchoredConSE)
+    for cls in (BilinearZSL, ESZSL, SJE, DeViSE, BilinearTorch, ConSE, ConSEMix, AnchoredConSE,
+                FewShotConSE)
 }
 
 
