@@ -15,10 +15,15 @@ Configurations (label encoder MiniLM, YAMNet audio embeddings, 5 seeds, every cl
 A configuration still running after ``--timeout`` seconds is stopped and recorded as not
 finished, with its limit: never an extrapolated figure.
 
+With ``--baseline COMMIT`` every configuration also runs with the code of that commit (a
+temporary ``git worktree``, imported through ``PYTHONPATH``), alternating with the current code
+on the same machine, and the ratio baseline / current is reported.
+
 Usage::
 
     python benchmarks/bench_reproduce.py                       # quick, then full
     python benchmarks/bench_reproduce.py --configs quick --timeout 300
+    python benchmarks/bench_reproduce.py --configs quick --baseline 3ca833b
 
 Target (issue 5): the whole reproduce run on cached embeddings under a minute on 2 cores.
 """
@@ -70,15 +75,61 @@ def run_one(name: str, out: str) -> dict:
 
 
 def prepare_cache() -> dict:
-    """Embed (or read back) every ESC-50 clip with YAMNet into the default cache."""
+    """Embed (or read back) every ESC-50 clip with YAMNet into the default cache, and the
+    label texts of the configurations into the label cache (the 50 classes and YAMNet's 521)."""
+    from zsaudio.embeddings import get_audio_encoder
     from zsaudio.embeddings.extract import embed_files
     from zsaudio.experiments.esc50 import load_esc50
+    from zsaudio.experiments.reproduce import class_texts, embed_classes, label_encoder_from_spec
+    from zsaudio.labels.audioset import encoder_source_embeddings
 
     data = load_esc50()
     t0 = time.perf_counter()
     res = embed_files(data.paths, "yamnet", progress=False)
-    return {"clips": len(data.paths), "ok": int(res.ok.sum()),
-            "seconds": time.perf_counter() - t0}  # fmt: skip
+    t1 = time.perf_counter()
+    ids = get_audio_encoder("yamnet").class_ids
+    for spec in sorted({x for c in CONFIGS.values() for x in c["label_encoders"]}):
+        encoder = label_encoder_from_spec(spec)
+        embed_classes(encoder, class_texts(data))
+        encoder_source_embeddings(encoder, ids)
+    return {"clips": len(data.paths), "ok": int(res.ok.sum()), "seconds": t1 - t0,
+            "label_cache_seconds": time.perf_counter() - t1}
+
+
+def run_config(name: str, timeout: float, pythonpath: str | None = None) -> dict:
+    """One configuration in a fresh process (``pythonpath``: import zsaudio from there)."""
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath + os.pathsep + env.get("PYTHONPATH", "")
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, __file__, "--_one", name, out]
+        load = [round(x, 2) for x in os.getloadavg()]  # other work beside this run
+        t0 = time.perf_counter()
+        # own session: on timeout the run's worker processes are stopped with it
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True, env=env)  # fmt: skip
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            return {"finished": False, "timeout_s": timeout, "configuration": CONFIGS[name],
+                    "load_average_at_start": load}  # fmt: skip
+        if proc.returncode != 0:
+            sys.stderr.write(stderr[-3000:])
+            raise SystemExit(f"{name}: reproduce failed (exit {proc.returncode})")
+        r = json.loads(stdout.strip().splitlines()[-1])
+        r["seconds_process"] = time.perf_counter() - t0
+        r["load_average_at_start"] = load
+        return r
+
+
+def _describe(label: str, r: dict) -> str:
+    if not r["finished"]:
+        return f"{label:16s} not finished within {r['timeout_s']:.0f} s (stopped)"
+    return (f"{label:16s} {r['seconds_total']:7.1f} s total ({r['seconds_imports']:.1f} s imports; "
+            f"run.json {r['run_json_wall_time_s']}) "
+            f"{'meets' if r['seconds_total'] < 60 else 'misses'} the 60 s target")
 
 
 def main(argv=None) -> int:
@@ -91,6 +142,8 @@ def main(argv=None) -> int:
         help="seconds after which a configuration is stopped (default 1200)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/bench_reproduce.json")
+    parser.add_argument("--baseline", metavar="COMMIT",
+                        help="also run every configuration with the code of this commit")
     parser.add_argument("--_one", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._one:
@@ -105,33 +158,30 @@ def main(argv=None) -> int:
         f"{results['cache_prepare']['seconds']:.1f} s"
     )
     results["configs"] = {}
-    for name in args.configs:
-        with tempfile.TemporaryDirectory() as out:
-            cmd = [sys.executable, __file__, "--_one", name, out]
-            load = [round(x, 2) for x in os.getloadavg()]  # other work beside this run
-            t0 = time.perf_counter()
-            # own session: on timeout the run's worker processes are stopped with it
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True, start_new_session=True)  # fmt: skip
-            try:
-                stdout, stderr = proc.communicate(timeout=args.timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.communicate()
-                r = {"finished": False, "timeout_s": args.timeout,
-                     "configuration": CONFIGS[name]}  # fmt: skip
-                print(f"{name:6s} not finished within {args.timeout:.0f} s (stopped)")
-            else:
-                if proc.returncode != 0:
-                    sys.stderr.write(stderr[-3000:])
-                    raise SystemExit(f"{name}: reproduce failed (exit {proc.returncode})")
-                r = json.loads(stdout.strip().splitlines()[-1])
-                r["seconds_process"] = time.perf_counter() - t0
-                print(f"{name:6s} {r['seconds_total']:7.1f} s total ({r['seconds_imports']:.1f} s "
-                      f"imports; run.json {r['run_json_wall_time_s']}) "
-                      f"{'meets' if r['seconds_total'] < 60 else 'misses'} the 60 s target")  # fmt: skip
-        r["load_average_at_start"] = load
-        results["configs"][name] = r
+    baseline_dir = None
+    if args.baseline:
+        baseline_dir = Path(tempfile.mkdtemp(prefix="zsaudio-baseline-"))
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(baseline_dir),
+                        args.baseline], check=True, capture_output=True)  # fmt: skip
+        commit = subprocess.run(["git", "-C", str(baseline_dir), "rev-parse", "HEAD"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        results["baseline"] = {"commit": commit, "configs": {}}
+    try:
+        for name in args.configs:
+            if baseline_dir is not None:
+                b = run_config(name, args.timeout, str(baseline_dir / "src"))
+                results["baseline"]["configs"][name] = b
+                print(_describe(f"{name} (baseline)", b))
+            r = run_config(name, args.timeout)
+            results["configs"][name] = r
+            print(_describe(name, r))
+            if baseline_dir is not None and b["finished"] and r["finished"]:
+                r["baseline_over_current"] = b["seconds_total"] / r["seconds_total"]
+                print(f"{name}: {r['baseline_over_current']:.2f}x faster than the baseline")
+    finally:
+        if baseline_dir is not None:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
+                            str(baseline_dir)], capture_output=True)  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")
     print(f"wrote {args.out}")

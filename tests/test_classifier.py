@@ -215,3 +215,26 @@ def test_unknown_method_is_refused_before_embedding(train_data):
 def test_training_labels_differing_only_in_case_are_refused(train_data):
     with pytest.raises(LabelError, match="duplicate labels: 'Dog' = 'dog'"):
         ZeroShotClassifier().fit(train_data.paths[:3], ["Dog", "dog", "rain"])
+
+
+@pytest.mark.slow
+def test_fewshot_method_ranks_unseen_labels_as_the_default_and_seen_ones_by_prototypes(
+        trained, train_data, test_data, cache):
+    """conse-fewshot through the classifier: held-out labels rank exactly as conse-anchored
+    (no candidate has audio); training labels (all have clips) use the prototypes."""
+    assert DEFAULT_METHOD == "conse-anchored"
+    clf = ZeroShotClassifier(method="conse-fewshot", label_encoder="glove", cache_dir=cache,
+                             workers=2).fit(train_data.paths, train_data.labels)
+    labels = [x.replace("_", " ") for x in HELD_OUT]
+    ours = [[p.label for p in r.ranking] for r in clf.classify(test_data.paths, labels, top_k=3)]
+    default = [[p.label for p in r.ranking]
+               for r in trained[DEFAULT_METHOD].classify(test_data.paths, labels, top_k=3)]
+    assert ours == default
+    seen = [x.replace("_", " ") for x in TRAIN]
+    truth = [x.replace("_", " ") for x in train_data.labels]
+
+    def top1(model):
+        firsts = [r.ranking[0].label for r in model.classify(train_data.paths, seen)]
+        return np.mean([a == b for a, b in zip(firsts, truth, strict=True)])
+
+    assert top1(clf) >= 0.8 and top1(clf) > top1(trained[DEFAULT_METHOD]) + 0.05
