@@ -24,6 +24,7 @@ Usage::
     python benchmarks/bench_reproduce.py                       # quick, then full
     python benchmarks/bench_reproduce.py --configs quick --timeout 300
     python benchmarks/bench_reproduce.py --configs quick --baseline 3ca833b
+    python benchmarks/bench_reproduce.py --baseline 3ca833b --baseline-configs quick
 
 Target (issue 5): the whole reproduce run on cached embeddings under a minute on 2 cores.
 """
@@ -144,6 +145,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/bench_reproduce.json")
     parser.add_argument("--baseline", metavar="COMMIT",
                         help="also run every configuration with the code of this commit")
+    parser.add_argument("--baseline-configs", nargs="+", choices=list(CONFIGS),
+                        help="the configurations that also run at --baseline (default: all)")
     parser.add_argument("--_one", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._one:
@@ -168,14 +171,15 @@ def main(argv=None) -> int:
         results["baseline"] = {"commit": commit, "configs": {}}
     try:
         for name in args.configs:
-            if baseline_dir is not None:
+            with_baseline = baseline_dir is not None and name in (args.baseline_configs or CONFIGS)
+            if with_baseline:
                 b = run_config(name, args.timeout, str(baseline_dir / "src"))
                 results["baseline"]["configs"][name] = b
                 print(_describe(f"{name} (baseline)", b))
             r = run_config(name, args.timeout)
             results["configs"][name] = r
             print(_describe(name, r))
-            if baseline_dir is not None and b["finished"] and r["finished"]:
+            if with_baseline and b["finished"] and r["finished"]:
                 r["baseline_over_current"] = b["seconds_total"] / r["seconds_total"]
                 print(f"{name}: {r['baseline_over_current']:.2f}x faster than the baseline")
     finally:

@@ -36,6 +36,9 @@ def run(name: str, args: argparse.Namespace) -> float:
         cmd += ["--clips", str(args.clips)] + (["--all-clips"] if args.all_clips else [])
     if name == "reproduce":
         cmd += ["--configs", *args.reproduce_configs, "--timeout", str(args.reproduce_timeout)]
+        if args.reproduce_baseline:
+            cmd += ["--baseline", args.reproduce_baseline, "--baseline-configs",
+                    *args.reproduce_baseline_configs]
     print(f"\n=== {' '.join(cmd[1:])}", flush=True)
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True)
@@ -117,22 +120,28 @@ def summary(results: Path) -> str:
                f"{rep['cache_prepare']['seconds']:.1f} s. Each configuration in a fresh process "
                "(imports and label-encoder loading included); MiniLM label embeddings, YAMNet "
                "audio embeddings.", ""]  # fmt: skip
+        base = rep.get("baseline", {})
         rows = []
         for name, r in rep.get("configs", {}).items():
             c = r["configuration"]
             what = (f"methods {c.get('methods') or 'all default'}, settings "
                     f"{c.get('settings', [1, 2, 3, 4])}, GZSL {c.get('gzsl', True)}, 50-way "
                     f"{c.get('fifty_way', True)}, seeds {c.get('seeds')}")  # fmt: skip
-            if r["finished"]:
-                t = r["seconds_total"]
-                rows.append([name, what, f"{t:.1f}", f"{r['seconds_imports']:.1f}",
-                             r.get("load_average_at_start", "—"),
-                             "yes" if t < 60 else "no"])  # fmt: skip
-            else:
-                rows.append([name, what, f"not finished in {r['timeout_s']:.0f} s (stopped)",
-                             "—", r.get("load_average_at_start", "—"), "no"])  # fmt: skip
+            runs = [(name, r)]
+            if name in base.get("configs", {}):
+                runs.insert(0, (f"{name} at {base['commit'][:7]} (baseline)", base["configs"][name]))
+            for label, x in runs:
+                if x["finished"]:
+                    t = x["seconds_total"]
+                    ratio = x.get("baseline_over_current")
+                    rows.append([label, what, f"{t:.1f}", f"{x['seconds_imports']:.1f}",
+                                 x.get("load_average_at_start", "—"),
+                                 f"{ratio:.2f}×" if ratio else "—", "yes" if t < 60 else "no"])
+                else:
+                    rows.append([label, what, f"not finished in {x['timeout_s']:.0f} s (stopped)",
+                                 "—", x.get("load_average_at_start", "—"), "—", "no"])
         md += _table(["configuration", "what runs", "wall s", "of which imports s",
-                      "load average at start", "< 60 s target"], rows)  # fmt: skip
+                      "load average at start", "baseline / current", "< 60 s target"], rows)
         md.append("")
     return "\n".join(md)
 
@@ -146,6 +155,9 @@ def main(argv=None) -> int:
                         help="bench_embed: also YAMNet on every ESC-50 clip")
     parser.add_argument("--reproduce-configs", nargs="+", default=["quick", "full"])
     parser.add_argument("--reproduce-timeout", type=float, default=1200.0)
+    parser.add_argument("--reproduce-baseline", metavar="COMMIT",
+                        help="bench_reproduce: also time configurations at this commit")
+    parser.add_argument("--reproduce-baseline-configs", nargs="+", default=["quick"])
     parser.add_argument("--summary-only", action="store_true")
     args = parser.parse_args(argv)
     if not args.summary_only:
