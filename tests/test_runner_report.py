@@ -117,8 +117,9 @@ def test_checkpoint_round_trip_and_fingerprint(synthetic, tmp_path):
     fp = _fingerprint(config, SPECS[1], {"name": "x"}, {"name": "a"}, targets)
     assert fp != _fingerprint(config, SPECS[0], {"name": "x"}, {"name": "a"}, targets)
     path = tmp_path / "checkpoints" / "x.pkl"
-    _save_checkpoint(path, fp, results)
-    again = _load_checkpoint(path, fp)
+    _save_checkpoint(path, fp, results, 12.34)
+    again, seconds = _load_checkpoint(path, fp)
+    assert seconds == 12.3
     assert [r.topk.tolist() for r in again] == [r.topk.tolist() for r in results]
     other = _fingerprint(ReproduceConfig(seeds=2), SPECS[1], {"name": "x"}, {"name": "a"}, targets)
     assert other != fp and _load_checkpoint(path, other) is None
@@ -190,10 +191,26 @@ def test_reproduce_end_to_end_resumes_per_method(synthetic, tmp_path, monkeypatc
     assert rp.reproduce(config, out, progress=False) == first
     assert (out / "results.csv").read_text() == report_text
     record = json.loads((out / "run.json").read_text())
-    assert record["label_encoders"]["fake"]["reloaded_from_checkpoint"] == ["bilinear", "conse"]
+    methods = record["label_encoders"]["fake"]["methods"]
+    assert [m for m, r in methods.items() if r["reloaded"]] == ["bilinear", "conse"]
+    assert all(r["compute_s"] >= 0 for r in methods.values())
+    assert "reloaded from checkpoints of an earlier invocation: bilinear, conse" in (
+        out / "report.md").read_text()
 
     ran = []
     monkeypatch.setattr(rp, "run_tasks", lambda specs, *a, **k: ran.extend(specs) or [])
     rp.reproduce(rp.ReproduceConfig(**{**vars(config), "methods": ["bilinear", "conse", "eszsl"]}),
                  out, progress=False)
     assert [s.method for s in ran] == ["eszsl"]
+
+
+def test_setting1_table_has_every_category():
+    """Setting 1 rows carry their category as train_category too; the table still fills
+    every category cell (it once showed only the mean)."""
+    rows = [dict(method="m", setting=1, train_category=c, eval_category=c, seed=s, top1=v + s,
+                 top3=100.0, chance=50.0, n_test=1)
+            for s in range(2)
+            for c, v in zip(["animals", "natural", "human", "interior", "exterior"],
+                            [60, 70, 80, 90, 100], strict=True)]
+    line = next(x for x in report.setting_table(rows, 1).splitlines() if x.startswith("| m |"))
+    assert line == "| m | 60.5 ± 0.5 | 70.5 ± 0.5 | 80.5 ± 0.5 | 90.5 ± 0.5 | 100.5 ± 0.5 | 80.5 ± 0.5 |"

@@ -66,8 +66,8 @@ def summarize(rows: Sequence[dict], metric: str = "top1") -> dict[GroupKey, tupl
 
 def category_average(rows: Sequence[dict], method: str, setting, metric: str = "top1",
                      eval_category: str | None = None) -> tuple[float, float] | None:
-    """Per seed, average ``metric`` over categories (or over training categories of one
-    ``eval_category`` for Setting 2), then mean ± std over seeds."""
+    """Per seed, average ``metric`` over categories (or over the rows of one
+    ``eval_category``: its training categories in Setting 2), then mean ± std over seeds."""
     per_seed: dict[int, list[float]] = defaultdict(list)
     for r in rows:
         if r["method"] == method and r["setting"] == setting and metric in r and (
@@ -103,18 +103,14 @@ def _chance_row(rows: Sequence[dict], setting, cats: Sequence[str]) -> list[str]
 def setting_table(rows: Sequence[dict], setting: int, metric: str = "top1") -> str:
     """Markdown table: methods × evaluation categories (+ mean), paper and chance rows.
 
-    Setting 2 is shown per evaluation category as the mean over training categories.
+    A cell is the mean ± std over seeds of the category's accuracy (Setting 2: per seed, the
+    mean over the training categories of that evaluation category).
     """
-    summ = summarize(rows, metric)
     header = ["method", *CATEGORIES, "mean"]
     body = []
     for m in _methods(rows, setting):
-        cells = []
-        for cat in CATEGORIES:
-            if setting == 2:
-                cells.append(fmt(category_average(rows, m, 2, metric, eval_category=cat)))
-            else:
-                cells.append(fmt(summ.get((m, setting, "", cat))))
+        cells = [fmt(category_average(rows, m, setting, metric, eval_category=cat))
+                 for cat in CATEGORIES]
         cells.append(fmt(category_average(rows, m, setting, metric)))
         body.append([m, *cells])
     if metric == "top1":

@@ -127,7 +127,9 @@ def _fingerprint(config: ReproduceConfig, spec: MethodSpec, label_config: dict,
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _load_checkpoint(path: Path, fingerprint: str) -> list[SplitResult] | None:
+def _load_checkpoint(path: Path, fingerprint: str) -> tuple[list[SplitResult], float | None] | None:
+    """``(results, seconds they took to compute)`` of a matching checkpoint, else None
+    (the seconds are None for checkpoints written before they were recorded)."""
     if not path.is_file():
         return None
     try:
@@ -135,16 +137,21 @@ def _load_checkpoint(path: Path, fingerprint: str) -> list[SplitResult] | None:
             saved = pickle.load(fh)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
         return None
-    return saved["results"] if saved.get("fingerprint") == fingerprint else None
+    if saved.get("fingerprint") != fingerprint:
+        return None
+    return saved["results"], saved.get("compute_s")
 
 
-def _save_checkpoint(path: Path, fingerprint: str, results: list[SplitResult]) -> None:
-    """Atomically save one label encoder's results, so an interrupted run resumes after it
-    and the report can be rewritten without recomputation."""
+def _save_checkpoint(path: Path, fingerprint: str, results: list[SplitResult],
+                     compute_s: float) -> None:
+    """Atomically save one method's results with one label encoder (and the seconds they
+    took), so an interrupted run resumes after it and the report can be rewritten without
+    recomputation, still saying what the computation cost."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     with open(tmp, "wb") as fh:
-        pickle.dump({"fingerprint": fingerprint, "results": results}, fh)
+        pickle.dump({"fingerprint": fingerprint, "results": results,
+                     "compute_s": round(compute_s, 1)}, fh)
     os.replace(tmp, path)
 
 
@@ -222,25 +229,27 @@ def reproduce(config: ReproduceConfig, out: str | Path, progress: bool = True) -
             splits.append(all_class_split(targets, available))
         # One checkpoint per label encoder and method: an interrupted run resumes after the
         # last finished method, and adding a method to a finished report computes only it.
-        t_label = time.time()
-        reloaded = []
+        methods_record = label_records[label_name]["methods"] = {}
         for spec in named:
             checkpoint = out / "checkpoints" / _slug(label_name) / f"{_slug(spec.method)}.pkl"
             fingerprint = _fingerprint(config, spec, encoder.config(), extraction.encoder_config,
                                        targets)
-            done = _load_checkpoint(checkpoint, fingerprint)
-            if done is None:
+            loaded = _load_checkpoint(checkpoint, fingerprint)
+            if loaded is None:
+                t_method = time.time()
                 mine = [sp for sp in splits if spec.runs_in(sp.setting)]
                 done = run_tasks([spec], mine, features, targets, config.workers, progress,
                                  desc=spec.label) if mine else []
-                _save_checkpoint(checkpoint, fingerprint, done)
+                compute_s = time.time() - t_method
+                _save_checkpoint(checkpoint, fingerprint, done, compute_s)
+                methods_record[spec.method] = {"compute_s": round(compute_s, 1), "reloaded": False}
             else:
-                reloaded.append(spec.method)
+                done, compute_s = loaded
+                methods_record[spec.method] = {"compute_s": compute_s, "reloaded": True}
             all_results += done
+        reloaded = [m for m, r in methods_record.items() if r["reloaded"]]
         if reloaded:
             _log(f"{label_name}: reloaded from checkpoints: {', '.join(reloaded)}")
-            label_records[label_name]["reloaded_from_checkpoint"] = reloaded
-        label_records[label_name]["compute_s"] = round(time.time() - t_label, 1)
 
     rows = report.per_seed_rows(all_results)
     wall = time.time() - t0
@@ -255,13 +264,25 @@ def reproduce(config: ReproduceConfig, out: str | Path, progress: bool = True) -
         "methods": [asdict(s) for s in specs],
         "hyperparameter_selection": "per split, on 25% of its training classes held out as "
                                     "validation classes (zero-shot on them); test classes never seen",
-        # A label encoder reloaded from its checkpoint cost nothing in this invocation: see
-        # label_encoders[...]["compute_s"] / ["reloaded_from_checkpoint"].
+        # Per label encoder and method: the seconds its results took to compute, and whether
+        # they were reloaded from a checkpoint of an earlier invocation (label_encoders[...]).
         "wall_time_s": {"total": round(wall, 1), "embedding": round(t_embed, 1)},
     }
     write_report(out, rows, all_results, data, record)
     _log(f"report written to {out} ({wall:.0f} s)")
     return report.summary_json(rows)
+
+
+def _compute_line(label: str, methods: dict) -> str:
+    """Markdown line: what one label encoder's methods took to compute, reloaded or not."""
+    known = [r["compute_s"] for r in methods.values() if r["compute_s"] is not None]
+    reloaded = [m for m, r in methods.items() if r["reloaded"]]
+    line = f"- `{label}`: computed in {sum(known):.0f} s" + (
+        f" ({len(methods) - len(known)} method(s) without a recorded time)"
+        if len(known) < len(methods) else "")
+    if reloaded:
+        line += f"; reloaded from checkpoints of an earlier invocation: {', '.join(reloaded)}"
+    return line
 
 
 def write_selected_params(path: Path, results: Sequence[SplitResult]) -> None:
@@ -419,10 +440,7 @@ def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: 
            f"{record['clips_listed']} listed, {record['clips_embedded']} embedded",
            f"- wall time of this invocation: {record['wall_time_s']['total']} s "
            f"(embedding {record['wall_time_s']['embedding']} s)",
-           *[f"- `{k}`: {v['compute_s']} s" + (
-               f" (reloaded from checkpoints of an earlier invocation: "
-               f"{', '.join(v['reloaded_from_checkpoint'])})"
-               if v.get("reloaded_from_checkpoint") else "")
-             for k, v in record["label_encoders"].items() if "compute_s" in v],
+           *[_compute_line(k, v["methods"]) for k, v in record["label_encoders"].items()
+             if v.get("methods")],
            f"- git commit: {record['git_commit']}", "- details: `run.json`", ""]
     (out / "report.md").write_text("\n".join(md))
