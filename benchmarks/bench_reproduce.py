@@ -70,6 +70,8 @@ def run_one(name: str, out: str) -> dict:
         "seconds_reproduce_call": t2 - t1,
         "run_json_wall_time_s": record.get("wall_time_s"),
         "clips_embedded": record.get("clips_embedded"),
+        "compute_s_by_method": {label: {m: r["compute_s"] for m, r in rec.get("methods", {}).items()}
+                                for label, rec in record.get("label_encoders", {}).items()},
         "methods_reported": sorted(summary),
         "configuration": asdict(config),
     }
@@ -102,6 +104,10 @@ def run_config(name: str, timeout: float, pythonpath: str | None = None) -> dict
     env = dict(os.environ)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath + os.pathsep + env.get("PYTHONPATH", "")
+        # the other checkout looks for ../shared/assets beside itself: point it at ours
+        from zsaudio.assets import find_asset
+
+        env.setdefault("ZSAUDIO_ASSETS", str(find_asset("esc50/meta/esc50.csv").parents[2]))
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, __file__, "--_one", name, out]
         load = [round(x, 2) for x in os.getloadavg()]  # other work beside this run

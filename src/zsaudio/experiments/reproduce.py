@@ -277,9 +277,12 @@ def _compute_line(label: str, methods: dict) -> str:
     """Markdown line: what one label encoder's methods took to compute, reloaded or not."""
     known = [r["compute_s"] for r in methods.values() if r["compute_s"] is not None]
     reloaded = [m for m, r in methods.items() if r["reloaded"]]
-    line = f"- `{label}`: computed in {sum(known):.0f} s" + (
-        f" ({len(methods) - len(known)} method(s) without a recorded time)"
-        if len(known) < len(methods) else "")
+    if not known:
+        line = f"- `{label}`: compute time not recorded (checkpoints older than the record)"
+    else:
+        line = f"- `{label}`: computed in {sum(known):.0f} s" + (
+            f" ({len(methods) - len(known)} method(s) without a recorded time)"
+            if len(known) < len(methods) else "")
     if reloaded:
         line += f"; reloaded from checkpoints of an earlier invocation: {', '.join(reloaded)}"
     return line
