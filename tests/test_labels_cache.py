@@ -91,3 +91,25 @@ def test_writers_merge_what_others_added(tmp_path):
     inner = CountingEncoder()
     CachedLabelEncoder(inner, tmp_path).encode(["dog", "cat"])
     assert inner.encoded == []
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated zip", b"not an npz file"])
+def test_damaged_file_is_a_miss_and_is_rebuilt(tmp_path, content):
+    good = CachedLabelEncoder(CountingEncoder(), tmp_path)
+    good.encode(["dog"])
+    good.path.write_bytes(content)
+    inner = CountingEncoder()
+    rebuilt = CachedLabelEncoder(inner, tmp_path)
+    np.testing.assert_array_equal(rebuilt.encode(["dog"]), CountingEncoder().encode(["dog"]))
+    assert inner.encoded == ["dog"]
+    assert CachedLabelEncoder(CountingEncoder(), tmp_path).dim == 4
+
+
+def test_bad_metadata_is_a_miss(tmp_path):
+    good = CachedLabelEncoder(CountingEncoder(), tmp_path)
+    good.encode(["dog"])
+    np.savez(good.path, meta=np.array('{"identity": {"name": "counting", "dim": 4, "version": 1}}'),
+             vectors=np.zeros((1, 4), np.float32))
+    inner = CountingEncoder()
+    CachedLabelEncoder(inner, tmp_path).encode(["dog"])
+    assert inner.encoded == ["dog"]

@@ -198,3 +198,40 @@ def test_torch_bad_device_and_params():
         BilinearTorch(batch_size=0).fit(X, y, Phi)
     with pytest.raises(ValueError, match="dtype"):
         BilinearTorch(dtype="float16").fit(X, y, Phi)
+
+
+def literal_sje_devise(X, y, Phi, learning_rate, epochs, seed, weighting, margin):
+    """SJE (``"max"``: the most violating class, first on ties) and DeViSE (``"all"``: every
+    violating class, weight 1) written out, losses computed once per sample."""
+    n, D = X.shape
+    C = Phi.shape[0]
+    W = np.zeros((D, Phi.shape[1]))
+    rng = np.random.default_rng(seed)
+    for _ in range(epochs):
+        for i in rng.permutation(n):
+            x, yn = X[i], int(y[i])
+            F = x @ W @ Phi.T
+            losses = [0.0 if c == yn else margin + F[c] - F[yn] for c in range(C)]
+            if weighting == "max":
+                c = int(np.argmax(losses))
+                if losses[c] > 0:
+                    W = W - learning_rate * np.outer(x, Phi[c] - Phi[yn])
+            else:
+                for c in range(C):
+                    if losses[c] > 0:
+                        W = W - learning_rate * np.outer(x, Phi[c] - Phi[yn])
+    return W
+
+
+@pytest.mark.parametrize(("method", "weighting", "margin"), [("sje", "max", 1.0), ("devise", "all", 0.3)])
+def test_sje_and_devise_equal_their_literal_loops(method, weighting, margin):
+    from zsaudio.model import make_estimator
+
+    X, y, Phi = _random_problem(5, n=75, D=10, C=8, d=6, absent=(3,))
+    Phi[6] = Phi[1]  # tied losses throughout
+    params = {"margin": margin} if method == "devise" else {}
+    model = make_estimator(method, learning_rate=0.2, epochs=3, seed=4, normalize=False,
+                           **params).fit(X, y, Phi)
+    W = literal_sje_devise(X, y, Phi, 0.2, 3, 4, weighting, margin)
+    assert np.abs(W).max() > 0.1
+    np.testing.assert_allclose(model.W_, W, rtol=0, atol=1e-10)

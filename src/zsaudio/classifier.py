@@ -393,7 +393,7 @@ class ZeroShotClassifier:
     def _get_label_encoder(self):
         if self._label_enc is None:
             options = {"template": self.label_template} if self.label_template else {}
-            # Cached on disk: classifying with labels seen before never loads the label model.
+            # Cached on disk: classifying with labels seen before never loads a sentence model.
             self._label_enc = CachedLabelEncoder(get_label_encoder(self.label_encoder, **options))
         return self._label_enc
 

@@ -86,7 +86,7 @@ CONFUSION_METHODS = ("bilinear", "conse-anchored")
 
 def label_encoder_from_spec(spec: str):
     """A label encoder from ``"NAME"`` or ``"NAME:TEMPLATE"`` (``"minilm:the sound of {label}"``),
-    with its vectors cached on disk (a warm run never loads the label model)."""
+    with its vectors cached on disk (a warm run never loads a sentence model)."""
     name, _, template = spec.partition(":")
     return CachedLabelEncoder(get_label_encoder(name, **({"template": template} if template else {})))
 
@@ -230,8 +230,9 @@ def reproduce(config: ReproduceConfig, out: str | Path, progress: bool = True) -
         # One checkpoint per label encoder and method: an interrupted run resumes after the
         # last finished method, and adding a method to a finished report computes only it.
         methods_record = label_records[label_name]["methods"] = {}
-        for spec in named:
-            checkpoint = out / "checkpoints" / _slug(label_name) / f"{_slug(spec.method)}.pkl"
+        for base, spec in zip(specs, named, strict=True):
+            # keyed by the spec's own label: two specs of one method must not share a file
+            checkpoint = out / "checkpoints" / _slug(label_name) / f"{_slug(base.label)}.pkl"
             fingerprint = _fingerprint(config, spec, encoder.config(), extraction.encoder_config,
                                        targets)
             loaded = _load_checkpoint(checkpoint, fingerprint)
@@ -242,10 +243,10 @@ def reproduce(config: ReproduceConfig, out: str | Path, progress: bool = True) -
                                  desc=spec.label) if mine else []
                 compute_s = time.time() - t_method
                 _save_checkpoint(checkpoint, fingerprint, done, compute_s)
-                methods_record[spec.method] = {"compute_s": round(compute_s, 1), "reloaded": False}
+                methods_record[base.label] = {"compute_s": round(compute_s, 1), "reloaded": False}
             else:
                 done, compute_s = loaded
-                methods_record[spec.method] = {"compute_s": compute_s, "reloaded": True}
+                methods_record[base.label] = {"compute_s": compute_s, "reloaded": True}
             all_results += done
         reloaded = [m for m, r in methods_record.items() if r["reloaded"]]
         if reloaded:

@@ -1,4 +1,4 @@
-"""A disk cache of label embeddings, so that a warm run never loads the label model.
+"""A disk cache of label embeddings, so that a warm run never loads a sentence model.
 
 Embedding a few hundred labels with a sentence model costs seconds, and importing
 sentence-transformers and loading the model costs more than that; ``zsaudio reproduce``
@@ -6,7 +6,8 @@ embeds the 50 ESC-50 classes and the 521 AudioSet class names with every label e
 :class:`CachedLabelEncoder` wraps any :class:`~zsaudio.labels.base.LabelEncoder`: vectors and
 word coverage of labels it has seen are read from one ``.npz`` file per encoder identity
 (:meth:`~zsaudio.labels.base.LabelEncoder.identity`: model, weights' sha256, template,
-descriptions, rule), and only new labels reach the wrapped encoder.
+descriptions, rule; plus the device it runs on), and only new labels reach the wrapped
+encoder. (A word-vector encoder still opens its memory-mapped vectors to say its identity.)
 
 Example
 -------
@@ -21,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -50,9 +52,10 @@ class CachedLabelEncoder(LabelEncoder):
     cache_dir : str or Path, optional
         Folder of the cache files (default :func:`default_label_cache_dir`).
 
-    Outputs equal the wrapped encoder's bit for bit (float32 rows stored as they came).
-    A file that cannot be read is ignored and rewritten; writes are atomic, and a writer
-    merges what another process added meanwhile, so concurrent runs are safe.
+    Outputs are the wrapped encoder's float32 rows as they came. A file that cannot be read
+    (truncated, empty, foreign) is ignored and rewritten; writes are atomic, and a writer
+    merges what another writer added before its own write (best effort: entries lost in a
+    race are only computed again).
     """
 
     def __init__(self, encoder: LabelEncoder, cache_dir: str | Path | None = None) -> None:
@@ -60,7 +63,10 @@ class CachedLabelEncoder(LabelEncoder):
         self.encoder = encoder
         self.name = encoder.name
         self._identity = encoder.identity()
-        key = json.dumps({"format": _FORMAT, "identity": self._identity}, sort_keys=True, default=str)
+        # The device is in the key, not in the identity: results on another device may differ
+        # in the last bits, but it does not change what the encoder is.
+        key = json.dumps({"format": _FORMAT, "identity": self._identity,
+                          "device": getattr(encoder, "device", None)}, sort_keys=True, default=str)
         folder = Path(cache_dir) if cache_dir is not None else default_label_cache_dir()
         self.path = folder / f"{self.name}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.npz"
         self._vectors, self._coverage, self._dim = self._read()
@@ -72,23 +78,25 @@ class CachedLabelEncoder(LabelEncoder):
             with np.load(self.path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
                 vectors = z["vectors"]
-        except (OSError, ValueError, KeyError):
+            if meta.get("identity") != json.loads(json.dumps(self._identity, default=str)):
+                raise ValueError("another identity")  # a hash collision or an edited file
+            coverage = {c["label"]: LabelCoverage(**c) for c in meta["coverage"]}
+            embedded = dict(zip(meta["embedded"], vectors, strict=True))
+            return embedded, coverage, meta.get("dim")
+        except Exception:  # noqa: BLE001 - any unreadable file is a cache miss, rebuilt on write
             return {}, {}, None
-        if meta.get("identity") != json.loads(json.dumps(self._identity, default=str)):
-            return {}, {}, None  # a hash collision or a hand-edited file: start afresh
-        coverage = {c["label"]: LabelCoverage(**c) for c in meta["coverage"]}
-        embedded = dict(zip(meta["embedded"], vectors, strict=True))
-        return embedded, coverage, meta.get("dim")
 
     def _write(self) -> None:
-        on_disk, cov_disk, _ = self._read()  # keep what another process added meanwhile
+        on_disk, cov_disk, dim_disk = self._read()  # keep what another writer added meanwhile
         vectors = {**on_disk, **self._vectors}
         coverage = {**cov_disk, **self._coverage}
+        if self._dim is None:
+            self._dim = dim_disk
         labels = list(vectors)
         meta = {"identity": self._identity, "dim": self._dim, "embedded": labels,
                 "coverage": [vars(c) for c in coverage.values()]}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(f".{os.getpid()}.tmp.npz")
+        tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp.npz")
         arr = (np.stack([vectors[x] for x in labels]) if labels
                else np.zeros((0, self._dim or 0), np.float32))
         np.savez(tmp, meta=np.array(json.dumps(meta, default=str)), vectors=arr)

@@ -21,7 +21,8 @@ every other training clip plus those shots (as at test time, when the few-shot c
 are part of the training data), builds the validation classes' prototypes from their shots
 and scores every (feature space, w) on the validation classes' other clips, ranked among the
 validation classes only. The grid point with the best mean accuracy over
-``n_val_splits`` seeded episodes wins (ties: the earlier one, i.e. the more zero-shot one).
+``n_val_splits`` seeded episodes wins (ties: the earlier one in grid order, feature spaces
+first then weights, so within a feature space the more zero-shot one).
 
 Rules
 -----
