@@ -210,7 +210,8 @@ def reproduce(config: ReproduceConfig, out: str | Path, progress: bool = True) -
             source, _ = encoder_source_embeddings(encoder, source_class_ids, config.source_text)
         features = Features(extraction.embeddings[ok], None if extraction.scores is None
                             else extraction.scores[ok], class_emb, source)
-        label_records[label_name] = {"config": encoder.config(), "classes_used": len(available),
+        label_config = encoder.config()
+        label_records[label_name] = {"config": label_config, "classes_used": len(available),
                                      "dropped_classes": dropped}
         if dropped:
             _log(f"{label_name}: {len(available)} of 50 classes fully covered; "
@@ -233,7 +234,7 @@ def reproduce(config: ReproduceConfig, out: str | Path, progress: bool = True) -
         for base, spec in zip(specs, named, strict=True):
             # keyed by the spec's own label: two specs of one method must not share a file
             checkpoint = out / "checkpoints" / _slug(label_name) / f"{_slug(base.label)}.pkl"
-            fingerprint = _fingerprint(config, spec, encoder.config(), extraction.encoder_config,
+            fingerprint = _fingerprint(config, spec, label_config, extraction.encoder_config,
                                        targets)
             loaded = _load_checkpoint(checkpoint, fingerprint)
             if loaded is None:

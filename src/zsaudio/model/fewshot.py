@@ -263,11 +263,10 @@ class FewShotConSE(ZeroShotEstimator):
         fit_src = {"source_embeddings": source_embeddings, "source_mask": source_mask}
         self._zeroshot = self._new_zeroshot().fit(scores, y, E, **fit_src)
         # The episodes' zero-shot parts reuse its shrinkage lam (a single scalar, chosen
-        # zero-shot on these training classes) rather than each searching their own: one
-        # ridge solve per episode instead of len(lams) * n_val_splits.
-        episode_zs = AnchoredConSE(top_t=self.top_t, score_transform=self.score_transform,
-                                   temperature=self.temperature, lams=(self._zeroshot.lam_,),
-                                   n_val_splits=1)
+        # zero-shot on these training classes) rather than each searching their own: two
+        # ridge solves per episode (one on a validation split that cannot change a one-value
+        # choice, then the fit) instead of len(lams) * n_val_splits + 1.
+        episode_zs = self._new_zeroshot().set_params(lams=(self._zeroshot.lam_,), n_val_splits=1)
         spaces = list(self.feature_spaces)
         results: dict[tuple, list[float]] = {}
         for val, shots, query in self._episodes(y):
