@@ -226,7 +226,8 @@ def _ranking_sgd_loop(X, y, class_embeddings, eta, epochs, seed, weighting, marg
         _sgd_epoch(X, y, rng.permutation(n), M, A, K, wr, cw, eta, margin, code, _BLOCK_SIZE)
         risks[epoch - 1] = ranking_risk(X @ M, y, weighting, margin)
         if epoch in checkpoints:
-            Ws.append((-eta) * (X.T @ (A @ class_embeddings)))
+            # (XᵀA)Φ: C is far below n and d, so this order is the cheap one
+            Ws.append((-eta) * ((X.T @ A) @ class_embeddings))
     return Ws, risks
 
 
@@ -322,7 +323,7 @@ class BilinearModel(ZeroShotEstimator):
 
     def _decision_function(self, X: np.ndarray, class_embeddings: np.ndarray) -> np.ndarray:
         X, E = self._transform(X, class_embeddings)
-        return (X @ self.W_) @ E.T
+        return X @ (self.W_ @ E.T)  # the candidates are few: (D, C) first is the cheap order
 
 
 class BilinearZSL(BilinearModel):
