@@ -20,8 +20,12 @@ one's own objective per epoch.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
+from zsaudio.model.base import check_fit_inputs
 from zsaudio.model.bilinear import BilinearModel, BilinearZSL
 
 __all__ = ["ESZSL", "SJE", "DeViSE"]
@@ -52,29 +56,102 @@ class ESZSL(BilinearModel):
     """
 
     method_name = "eszsl"
+    # Fits along alpha share the standardisation and the Gram matrix (see _fit_path); a whole
+    # (alpha, gamma) grid shares them too (_fit_grid, which model selection prefers).
+    _path_param = "alpha"
 
     def __init__(self, alpha: float = 1.0, gamma: float = 1.0, normalize: bool = True):
         self.alpha = alpha
         self.gamma = gamma
         self.normalize = normalize
 
-    def _fit(self, X: np.ndarray, y: np.ndarray, class_embeddings: np.ndarray) -> None:
-        for name in ("alpha", "gamma"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be > 0, got {value!r}")
-        X, E = self._prepare_fit(X, class_embeddings)
+    @staticmethod
+    def _check_penalty(name: str, value: float) -> None:
+        if not (np.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be > 0, got {value!r}")
+
+    @staticmethod
+    def _gram(X: np.ndarray, y: np.ndarray, C: int) -> tuple[np.ndarray, np.ndarray]:
+        """The Gram matrix of the smaller side of X (n, D) and the right-hand side of the
+        left solve: (X Xᵀ, Y) (n < D) or (Xᵀ X, Xᵀ Y) (n >= D); Y (n, C) the ±1 targets."""
         n, D = X.shape
-        C = E.shape[0]
         Y = -np.ones((n, C))
         Y[np.arange(n), y] = 1.0
         # Solve on the smaller side of each product (push-through identity), same result.
-        if n < D:
-            left = X.T @ np.linalg.solve(X @ X.T + self.alpha * np.eye(n), Y)  # (D, C)
-        else:
-            left = np.linalg.solve(X.T @ X + self.alpha * np.eye(D), X.T @ Y)
-        right = np.linalg.solve(E @ E.T + self.gamma * np.eye(C), E)  # (C, d)
-        self.W_ = left @ right
+        return (X @ X.T, Y) if n < D else (X.T @ X, X.T @ Y)
+
+    @staticmethod
+    def _left(X: np.ndarray, gram: np.ndarray, rhs: np.ndarray, alpha: float) -> np.ndarray:
+        """(XᵀX + αI)⁻¹ XᵀY, shape (D, C), from :meth:`_gram`'s pair."""
+        if X.shape[0] < X.shape[1]:
+            return X.T @ np.linalg.solve(gram + alpha * np.eye(gram.shape[0]), rhs)
+        return np.linalg.solve(gram + alpha * np.eye(gram.shape[0]), rhs)
+
+    @staticmethod
+    def _right(E: np.ndarray, gamma: float) -> np.ndarray:
+        """(EEᵀ + γI)⁻¹ E, shape (C, d)."""
+        return np.linalg.solve(E @ E.T + gamma * np.eye(E.shape[0]), E)
+
+    def _fit(self, X: np.ndarray, y: np.ndarray, class_embeddings: np.ndarray) -> None:
+        for name in ("alpha", "gamma"):
+            self._check_penalty(name, getattr(self, name))
+        X, E = self._prepare_fit(X, class_embeddings)
+        gram, rhs = self._gram(X, y, E.shape[0])
+        self.W_ = self._left(X, gram, rhs, self.alpha) @ self._right(E, self.gamma)
+
+    def _fit_grid(self, X: Any, y: Any, class_embeddings: Any,
+                  points: Sequence[dict[str, Any]]) -> list[ESZSL]:
+        """Fitted copies, one per point of a grid, from shared work.
+
+        Each point is a dict of hyper-parameters overriding this estimator's; each copy equals
+        ``type(self)(**{**self.get_params(), **point}).fit(X, y, class_embeddings)`` exactly
+        (same operations): per value of ``normalize``, the standardisation and the Gram matrix
+        are computed once, the left solve once per distinct alpha, the right once per gamma.
+
+        Parameters
+        ----------
+        X : array, shape (n, D)
+        y : array of int, shape (n,)
+        class_embeddings : array, shape (C, d)
+        points : sequence of dict
+
+        Returns
+        -------
+        list of ESZSL, one per point, in order
+        """
+        params = [{**self.get_params(), **point} for point in points]
+        for p in params:
+            for name in ("alpha", "gamma"):
+                self._check_penalty(name, p[name])
+        X, y, E = check_fit_inputs(X, y, class_embeddings)
+        fitted: list[ESZSL | None] = [None] * len(params)
+        for normalize in dict.fromkeys(bool(p["normalize"]) for p in params):
+            prep = type(self)(normalize=normalize)
+            Xn, En = prep._prepare_fit(X, E)
+            gram, rhs = self._gram(Xn, y, En.shape[0])
+            lefts: dict[float, np.ndarray] = {}
+            rights: dict[float, np.ndarray] = {}
+            for i, p in enumerate(params):
+                if bool(p["normalize"]) != normalize:
+                    continue
+                if p["alpha"] not in lefts:
+                    lefts[p["alpha"]] = self._left(Xn, gram, rhs, p["alpha"])
+                if p["gamma"] not in rights:
+                    rights[p["gamma"]] = self._right(En, p["gamma"])
+                est = type(self)(**p)
+                est.n_features_in_, est.embedding_dim_, est.n_classes_ = (
+                    X.shape[1], E.shape[1], E.shape[0])
+                if normalize:
+                    est.feature_mean_ = prep.feature_mean_.copy()
+                    est.feature_scale_ = prep.feature_scale_.copy()
+                est.W_ = lefts[p["alpha"]] @ rights[p["gamma"]]
+                fitted[i] = est
+        return fitted
+
+    def _fit_path(self, X: Any, y: Any, class_embeddings: Any, values: Sequence[float]) -> list[ESZSL]:
+        """Fitted copies for each alpha in ``values`` (``self.alpha`` ignored), each equal to
+        ``clone.fit(...)`` exactly; one standardisation and Gram matrix for all."""
+        return self._fit_grid(X, y, class_embeddings, [{"alpha": v} for v in values])
 
 
 class SJE(BilinearZSL):

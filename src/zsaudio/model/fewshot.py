@@ -191,16 +191,20 @@ class FewShotConSE(ZeroShotEstimator):
                              n_val_splits=self.n_val_splits, val_fraction=self.val_fraction,
                              seed=self.seed)
 
-    @staticmethod
-    def _raw_features(space: str, emb: np.ndarray, scores: np.ndarray,
-                      zeroshot: AnchoredConSE) -> np.ndarray:
-        """g(x) before standardisation: the embedding, the scores or f(x) V."""
+    def _raw_features(self, space: str, emb: np.ndarray, scores: np.ndarray, V: np.ndarray,
+                      F: np.ndarray | None = None) -> np.ndarray:
+        """g(x) before standardisation: the embedding (n, D), the scores (n, K) or f(x) V (n, d).
+
+        F (n, d): the clips' L2-normalised ConSE vectors when already at hand (else computed
+        from the scores by the fitted zero-shot part's ConSE); V (d, d): the map to apply.
+        """
         if space == "embedding":
             return emb
         if space == "scores":
             return scores
-        F = l2_normalize_rows(zeroshot._conse().semantic_vectors(scores))
-        return F @ zeroshot.V_
+        if F is None:
+            F = l2_normalize_rows(self._zeroshot._conse().semantic_vectors(scores))
+        return F @ V
 
     @staticmethod
     def _statistics(space: str, raw: np.ndarray) -> FeatureStandardizer:
@@ -260,27 +264,39 @@ class FewShotConSE(ZeroShotEstimator):
         if scores.shape[1] != np.asarray(source_embeddings).shape[0]:
             raise ValueError(f"n_scores={self.n_scores} but there are "
                              f"{np.asarray(source_embeddings).shape[0]} source embeddings")
-        fit_src = {"source_embeddings": source_embeddings, "source_mask": source_mask}
-        self._zeroshot = self._new_zeroshot().fit(scores, y, E, **fit_src)
+        self._zeroshot = self._new_zeroshot()
+        # The ConSE vectors of every clip, computed once: the zero-shot part, each episode's
+        # zero-shot part and the "semantic" features use rows of them (a row depends on its
+        # clip's scores only).
+        F, y, E = self._zeroshot._semantic_fit_inputs(scores, y, E, source_embeddings, source_mask)
+        self._zeroshot._fit_vectors(F, y, E)
         # The episodes' zero-shot parts reuse its shrinkage lam (a single scalar, chosen
-        # zero-shot on these training classes) rather than each searching their own: two
-        # ridge solves per episode (one on a validation split that cannot change a one-value
-        # choice, then the fit) instead of len(lams) * n_val_splits + 1.
-        episode_zs = self._new_zeroshot().set_params(lams=(self._zeroshot.lam_,), n_val_splits=1)
+        # zero-shot on these training classes) rather than each searching their own: one ridge
+        # solve per episode, the V_ of an AnchoredConSE with lams=(lam,) fitted on the
+        # episode's clips (whose validation split, unable to change a one-value choice and
+        # never kept, is skipped).
+        lam = self._zeroshot.lam_
+        En = l2_normalize_rows(E)
         spaces = list(self.feature_spaces)
         results: dict[tuple, list[float]] = {}
         for val, shots, query in self._episodes(y):
             # The episode's training data: every clip but the validation classes' non-shots,
             # as the real training data holds the few-shot classes' shots.
             train = np.setdiff1d(np.arange(y.size), query)
-            zs = episode_zs.fit(scores[train], y[train], E, **fit_src)
-            z_zs = zscore_rows(zs.decision_function(scores[query], E[val]))
+            V = AnchoredConSE._solve(F[train], En[y[train]], lam)
+            g_query_semantic = l2_normalize_rows(F[query] @ V)  # the queries' f(x) V, normalised
+            z_zs = zscore_rows(g_query_semantic @ En[val].T)  # the episode's zero-shot cosines
             y_query = np.searchsorted(val, y[query])
             for i, space in enumerate(spaces):
-                raw = self._raw_features(space, emb, scores, zs)
-                stats = self._statistics(space, raw[train])
-                P = self._prototypes(stats.transform(raw[shots]), y[shots], val)
-                z_proto = zscore_rows(stats.transform(raw[query]) @ P.T)
+                if space == "semantic":
+                    # No statistics to fit (see _statistics): only shots and queries are needed.
+                    g_shots, g_query = l2_normalize_rows(F[shots] @ V), g_query_semantic
+                else:
+                    raw = self._raw_features(space, emb, scores, V, F)
+                    stats = self._statistics(space, raw[train])
+                    g_shots, g_query = stats.transform(raw[shots]), stats.transform(raw[query])
+                P = self._prototypes(g_shots, y[shots], val)
+                z_proto = zscore_rows(g_query @ P.T)
                 for w in self.weights:
                     acc = _accuracy(w * z_zs + (1 - w) * z_proto, y_query)
                     results.setdefault((float(i), float(w)), []).append(acc)
@@ -293,7 +309,7 @@ class FewShotConSE(ZeroShotEstimator):
         best_space, self.weight_ = keys[int(np.argmax(self.validation_accuracy_))]
         self.feature_space_ = spaces[int(best_space)]
 
-        raw = self._raw_features(self.feature_space_, emb, scores, self._zeroshot)
+        raw = self._raw_features(self.feature_space_, emb, scores, self._zeroshot.V_, F)
         stats = self._statistics(self.feature_space_, raw)
         self.feature_mean_, self.feature_scale_ = stats.mean, stats.scale
         with_clips = np.unique(y)
@@ -335,7 +351,7 @@ class FewShotConSE(ZeroShotEstimator):
         match = self._match(class_embeddings)
         if self.weight_ == 1.0 or np.any(match < 0):
             return zero_shot
-        raw = self._raw_features(self.feature_space_, emb, scores, self._zeroshot)
+        raw = self._raw_features(self.feature_space_, emb, scores, self._zeroshot.V_)
         G = FeatureStandardizer(self.feature_mean_, self.feature_scale_).transform(raw)
         z_proto = zscore_rows(G @ self.prototypes_[match].T)
         return self.weight_ * zscore_rows(zero_shot) + (1 - self.weight_) * z_proto

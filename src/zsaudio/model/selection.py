@@ -6,9 +6,17 @@ model is fitted on the samples of the other training classes and scored zero-sho
 held-out classes' samples, ranked among the held-out classes only. The grid point with the
 best mean top-k accuracy over the splits wins (ties: the first in grid order).
 
-For methods with a one-run path (``_path_param``, e.g. ``epochs`` of Algorithm 1, where a
-run of m epochs is a prefix of a longer run) all values of that parameter are scored from a
-single training run per split and combination of the other parameters.
+Shared work, same scores (each shortcut equals fitting every grid point on every split):
+
+- training-free methods (``training_free = True``, e.g. ConSE) learn nothing from the split,
+  so each grid point is fitted once and scores the validation clips of all splits against all
+  classes in one ``decision_function``; each split takes its rows and its classes' columns
+  (a clip's score for a class depends on that clip and that class only);
+- methods whose fits share work across a whole grid (``_fit_grid``, e.g. ESZSL: one Gram
+  matrix for every alpha and gamma) fit all grid points in one call per split;
+- methods with a one-run path (``_path_param``, e.g. ``epochs`` of Algorithm 1, where a run of
+  m epochs is a prefix of a longer run) score all values of that parameter from a single
+  training run per split and combination of the other parameters.
 
 Example
 -------
@@ -30,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from zsaudio.model.base import check_fit_inputs
+from zsaudio.model.base import check_fit_inputs, stable_topk
 
 __all__ = ["SelectionResult", "select_hyperparameters", "validation_splits"]
 
@@ -154,21 +162,82 @@ def select_hyperparameters(
 
     names = list(grid)
     points = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grid.values())]
-    path = getattr(cls, "_path_param", None)
     fit_params = dict(fit_params or {})
-    path = path if path in grid and not fit_params else None
-    scores = {i: [] for i in range(len(points))}
+    if getattr(cls, "training_free", False) is True:
+        scores = _training_free_scores(cls, points, X, y, E, splits, k, fixed_params, fit_params)
+    else:
+        scores = _trained_scores(cls, points, X, y, E, splits, k, fixed_params, fit_params)
+
+    table = []
+    for i, point in enumerate(points):
+        s = np.asarray(scores[i])
+        table.append({**point, "mean_score": float(s.mean()), "std_score": float(s.std()),
+                      "split_scores": s.tolist()})
+    best = int(np.argmax([row["mean_score"] for row in table]))
+    return SelectionResult(best_params=dict(points[best]), table=table,
+                           splits=[v.tolist() for v in splits])
+
+
+def _topk_accuracy(scores: np.ndarray, y: np.ndarray, k: int) -> float:
+    """Top-k accuracy of ``scores`` (n, C) for labels ``y`` (n,): what
+    :meth:`ZeroShotEstimator.score` computes from the decision function (same k check, same
+    tie rule)."""
+    n_cand = scores.shape[1]
+    if not isinstance(k, (int, np.integer)) or not 1 <= k <= n_cand:
+        raise ValueError(f"k must be an integer in [1, {n_cand}] (candidates), got {k!r}")
+    return float(np.mean(np.any(stable_topk(scores, k) == y[:, None], axis=1)))
+
+
+def _split_sides(y: np.ndarray, n_classes: int,
+                 val: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(is_val (n,), train_classes, y re-indexed into train_classes for the training clips,
+    y re-indexed into ``val`` for the validation clips): training sees only its classes,
+    validation ranks only the held-out ones."""
+    is_val = np.isin(y, val)
+    train_classes = np.setdiff1d(np.arange(n_classes), val)
+    tr_map = np.full(n_classes, -1)
+    tr_map[train_classes] = np.arange(train_classes.size)
+    va_map = np.full(n_classes, -1)
+    va_map[val] = np.arange(val.size)
+    return is_val, train_classes, tr_map[y[~is_val]], va_map[y[is_val]]
+
+
+def _training_free_scores(cls: type, points: list[dict], X: np.ndarray, y: np.ndarray, E: np.ndarray,
+                          splits: list[np.ndarray], k: int, fixed_params: dict,
+                          fit_params: dict) -> dict[int, list[float]]:
+    """Per grid point, its score on each split, for a method that learns nothing from the
+    training clips: one fit (on all clips, which only validates them) and one decision function
+    on the validation clips of every split against every class, indexed per split."""
+    rows = np.flatnonzero(np.isin(y, np.concatenate(splits)))  # clips validated in any split
+    where = np.full(y.size, -1)
+    where[rows] = np.arange(rows.size)
+    sides = [_split_sides(y, E.shape[0], val) for val in splits]
+    scores: dict[int, list[float]] = {}
+    for i, point in enumerate(points):
+        est = cls(**{**fixed_params, **point}).fit(X, y, E, **fit_params)
+        S = est.decision_function(X[rows], E)
+        scores[i] = [_topk_accuracy(S[np.ix_(where[is_val], val)], y_val, k)
+                     for val, (is_val, _, _, y_val) in zip(splits, sides, strict=True)]
+    return scores
+
+
+def _trained_scores(cls: type, points: list[dict], X: np.ndarray, y: np.ndarray, E: np.ndarray,
+                    splits: list[np.ndarray], k: int, fixed_params: dict,
+                    fit_params: dict) -> dict[int, list[float]]:
+    """Per grid point, its score on each split: fitted on the split's training clips."""
+    path = getattr(cls, "_path_param", None)
+    grid_fit = hasattr(cls, "_fit_grid") and not fit_params
+    path = path if path in points[0] and not fit_params else None
+    scores: dict[int, list[float]] = {i: [] for i in range(len(points))}
     for val in splits:
-        is_val = np.isin(y, val)
-        train_classes = np.setdiff1d(np.arange(E.shape[0]), val)
-        # Re-index: training sees only its classes; validation ranks only the held-out ones.
-        tr_map = np.full(E.shape[0], -1)
-        tr_map[train_classes] = np.arange(train_classes.size)
-        va_map = np.full(E.shape[0], -1)
-        va_map[val] = np.arange(val.size)
-        Xtr, ytr, Etr = X[~is_val], tr_map[y[~is_val]], E[train_classes]
-        Xva, yva, Eva = X[is_val], va_map[y[is_val]], E[val]
-        if path is None:
+        is_val, train_classes, ytr, yva = _split_sides(y, E.shape[0], val)
+        Xtr, Etr = X[~is_val], E[train_classes]
+        Xva, Eva = X[is_val], E[val]
+        if grid_fit:
+            fitted = cls(**fixed_params)._fit_grid(Xtr, ytr, Etr, points)
+            for i, f in enumerate(fitted):
+                scores[i].append(f.score(Xva, yva, Eva, k=k))
+        elif path is None:
             for i, point in enumerate(points):
                 est = cls(**{**fixed_params, **point}).fit(Xtr, ytr, Etr, **fit_params)
                 scores[i].append(est.score(Xva, yva, Eva, k=k))
@@ -184,12 +253,4 @@ def select_hyperparameters(
                 fitted = est._fit_path(Xtr, ytr, Etr, [points[i][path] for i in members])
                 for i, f in zip(members, fitted, strict=True):
                     scores[i].append(f.score(Xva, yva, Eva, k=k))
-
-    table = []
-    for i, point in enumerate(points):
-        s = np.asarray(scores[i])
-        table.append({**point, "mean_score": float(s.mean()), "std_score": float(s.std()),
-                      "split_scores": s.tolist()})
-    best = int(np.argmax([row["mean_score"] for row in table]))
-    return SelectionResult(best_params=dict(points[best]), table=table,
-                           splits=[v.tolist() for v in splits])
+    return scores
