@@ -195,6 +195,14 @@ class ConSE(ZeroShotEstimator):
         np.ndarray, shape (n, K), float64
             Non-zero only on each clip's top-T usable source classes (ties: lower index).
         """
+        top, w = self._top_weights(X)
+        W = np.zeros((top.shape[0], self.n_features_in_))
+        W[np.arange(top.shape[0])[:, None], top] = w
+        return W
+
+    def _top_weights(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """Each clip's top-T usable source classes (n, T), ties to the lower index, and their
+        unnormalised weights (n, T), float64."""
         self._check_fitted()
         self._check_params()
         X = check_matrix(X, "X", self.n_features_in_)
@@ -216,9 +224,7 @@ class ConSE(ZeroShotEstimator):
             w = (z / z.sum(axis=1, keepdims=True))[rows, top]
         else:  # uniform
             w = np.ones(top.shape)
-        W = np.zeros(X.shape)
-        W[rows, top] = w
-        return W
+        return top, w.astype(np.float64, copy=False)
 
     def semantic_vectors(self, X) -> np.ndarray:
         """f(x): each clip's convex combination of its top-T source-label embeddings.
@@ -233,12 +239,17 @@ class ConSE(ZeroShotEstimator):
         np.ndarray, shape (n, d), float64
             Zero rows where the top-T weights sum to zero.
         """
-        W = self.source_weights(X)
+        top, w = self._top_weights(X)
         S = self.source_embeddings_.astype(np.float64)
         if self.normalize_source:
             S = l2_normalize_rows(S)
-        Z = W.sum(axis=1, keepdims=True)
-        return np.divide(W @ S, Z, out=np.zeros((W.shape[0], S.shape[1])), where=Z > 0)
+        # Only T of the K weights per clip are non-zero: gather their T embeddings rather than
+        # multiply the dense (n, K) weights with all K.
+        F = np.zeros((top.shape[0], S.shape[1]))
+        for t in range(top.shape[1]):
+            F += w[:, t, None] * S[top[:, t]]
+        Z = w.sum(axis=1, keepdims=True)
+        return np.divide(F, Z, out=np.zeros_like(F), where=Z > 0)
 
     def _decision_function(self, X: np.ndarray, class_embeddings: np.ndarray) -> np.ndarray:
         """Cosine between each clip's semantic vector and each candidate's embedding, (n, C);
