@@ -151,13 +151,13 @@ def test_fewshot_episodes_equal_the_per_episode_fits(seed):
 
 @pytest.mark.parametrize("n_per", [3, 12])  # n < D (push-through side) and n >= D
 @pytest.mark.parametrize("normalize", [True, False])
-def test_eszsl_fit_path_equals_separate_fits(n_per, normalize):
+def test_eszsl_fit_grid_along_alpha_equals_separate_fits(n_per, normalize):
     rng = np.random.default_rng(n_per)
     E = rng.normal(size=(6, 5))
     y = np.repeat(np.arange(6), n_per)
     X = E[y] @ rng.normal(size=(5, 24)) + rng.normal(size=(y.size, 24))
     alphas = [10.0, 0.1, 1.0, 0.1]
-    path = ESZSL(gamma=0.3, normalize=normalize)._fit_path(X, y, E, alphas)
+    path = ESZSL(gamma=0.3, normalize=normalize)._fit_grid(X, y, E, [{"alpha": a} for a in alphas])
     for alpha, est in zip(alphas, path, strict=True):
         ref = ESZSL(alpha=alpha, gamma=0.3, normalize=normalize).fit(X, y, E)
         assert est.get_params() == ref.get_params()
@@ -184,7 +184,7 @@ def test_eszsl_fit_grid_mixes_normalisations_and_checks_penalties():
     with pytest.raises(ValueError, match="alpha must be > 0"):
         ESZSL()._fit_grid(X, y, E, [{"alpha": 0.0}])
     with pytest.raises(ValueError, match="gamma must be > 0"):
-        ESZSL(gamma=np.inf)._fit_path(X, y, E, [1.0])
+        ESZSL(gamma=np.inf)._fit_grid(X, y, E, [{"alpha": 1.0}])
 
 
 def test_conse_mix_equals_separate_eszsl_fits():

@@ -56,10 +56,6 @@ class ESZSL(BilinearModel):
     """
 
     method_name = "eszsl"
-    # Fits along alpha share the standardisation and the Gram matrix (see _fit_path); a whole
-    # (alpha, gamma) grid shares them too (_fit_grid, which model selection prefers).
-    _path_param = "alpha"
-
     def __init__(self, alpha: float = 1.0, gamma: float = 1.0, normalize: bool = True):
         self.alpha = alpha
         self.gamma = gamma
@@ -147,11 +143,6 @@ class ESZSL(BilinearModel):
                 est.W_ = lefts[p["alpha"]] @ rights[p["gamma"]]
                 fitted[i] = est
         return fitted
-
-    def _fit_path(self, X: Any, y: Any, class_embeddings: Any, values: Sequence[float]) -> list[ESZSL]:
-        """Fitted copies for each alpha in ``values`` (``self.alpha`` ignored), each equal to
-        ``clone.fit(...)`` exactly; one standardisation and Gram matrix for all."""
-        return self._fit_grid(X, y, class_embeddings, [{"alpha": v} for v in values])
 
 
 class SJE(BilinearZSL):
