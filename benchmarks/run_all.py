@@ -114,11 +114,12 @@ def summary(results: Path) -> str:
         k = fit.get("kernel_throughput")
         if k:
             md += [f"Algorithm 1's loop, one thread, {k['epochs']} epochs of n = {k['n']}, "
-                   f"D = {k['D']}, C = {k['C']}: {k['loop_s']:.3f} s. The 3·n·D·C multiply-adds "
-                   "per epoch that any implementation must do (score, update, risk) take "
+                   f"D = {k['D']}, C = {k['C']}: {k['loop_s']:.3f} s. The 2·n·D·C multiply-adds "
+                   "per epoch it cannot skip (score every sample, and again for the risk; the "
+                   "updates add up to n·D·C more) take "
                    f"{k['floor_s']:.3f} s at the speed of the product X @ M on this core "
-                   f"({k['gemm_gmacs_per_s']:.1f} GMAC/s): the loop runs at "
-                   f"**{k['floor_fraction']:.0%}** of that floor.", ""]  # fmt: skip
+                   f"({k['gemm_gmacs_per_s']:.1f} GMAC/s): that floor is "
+                   f"**{k['floor_fraction']:.0%}** of the loop's time.", ""]  # fmt: skip
 
     rep = _load(results / "bench_reproduce.json")
     if rep:

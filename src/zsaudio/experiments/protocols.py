@@ -17,7 +17,7 @@ Setting 1 cuts each category's classes into ``n // 2`` folds of 2–3 test class
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -29,11 +29,11 @@ SETTING4_SHOTS = 5
 
 
 @dataclass(frozen=True)
-class Split:
-    """One train/test split of a setting.
+class SplitInfo:
+    """What names a split, without its clips (also the key of its results).
 
-    ``train_idx`` / ``test_idx`` index the data set's present clips; ``train_classes`` are
-    the class targets the model is fitted on and ``test_classes`` the candidates at test time.
+    ``train_classes`` are the class targets the model is fitted on and ``test_classes`` the
+    candidates at test time.
     """
 
     setting: int | str
@@ -43,6 +43,20 @@ class Split:
     seed: int
     train_classes: tuple[int, ...]
     test_classes: tuple[int, ...]
+
+    @property
+    def chance(self) -> float:
+        """Top-1 chance level: one over the number of candidate classes."""
+        return 1.0 / len(self.test_classes)
+
+
+@dataclass(frozen=True)
+class Split(SplitInfo):
+    """One train/test split of a setting: its :class:`SplitInfo` and the clips of each side.
+
+    ``train_idx`` / ``test_idx`` index the data set's present clips.
+    """
+
     train_idx: np.ndarray
     test_idx: np.ndarray
     # Classes whose training clips may serve hyper-parameter selection (zero-shot on held-out
@@ -58,10 +72,9 @@ class Split:
         """Training clips of the selection classes."""
         return self.train_idx[np.isin(targets[self.train_idx], self.selection_classes)]
 
-    @property
-    def chance(self) -> float:
-        """Top-1 chance level: one over the number of candidate classes."""
-        return 1.0 / len(self.test_classes)
+    def info(self) -> SplitInfo:
+        """The split without its clips."""
+        return SplitInfo(**{f.name: getattr(self, f.name) for f in fields(SplitInfo)})
 
 
 def _category_classes(available: Sequence[int]) -> dict[str, list[int]]:

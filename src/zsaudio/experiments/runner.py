@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from zsaudio.experiments.protocols import Split
+from zsaudio.experiments.protocols import Split, SplitInfo
 from zsaudio.model import METHODS, make_estimator
 from zsaudio.model.selection import select_hyperparameters
 
@@ -98,18 +98,12 @@ class MethodSpec:
         return getattr(METHODS[self.method], "training_free", False) is not True
 
 
-@dataclass
-class SplitResult:
-    """One method on one split: global class targets of the truth and the top-3 ranking."""
+@dataclass(frozen=True)
+class SplitResult(SplitInfo):
+    """One method on one split (its :class:`SplitInfo`): global class targets of the truth
+    and the top-3 ranking, with the hyper-parameters used."""
 
     method: str
-    setting: int
-    train_category: str | None
-    eval_category: str
-    fold: int
-    seed: int
-    train_classes: tuple[int, ...]
-    test_classes: tuple[int, ...]
     y_true: np.ndarray
     topk: np.ndarray
     params: dict
@@ -122,9 +116,6 @@ class SplitResult:
     def top3(self) -> float:
         return float(np.mean((self.topk[:, :TOP_K] == self.y_true[:, None]).any(axis=1)))
 
-    @property
-    def chance(self) -> float:
-        return 1.0 / len(self.test_classes)
 
 
 def class_indices(targets: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -207,9 +198,8 @@ def run_split(spec: MethodSpec, split: Split, features: Features, targets: np.nd
     X_test = features.inputs(spec.input_kind)[split.test_idx]
     k = min(TOP_K, len(candidates))
     topk = candidates[estimator.predict_topk(X_test, features.class_embeddings[candidates], k)]
-    return SplitResult(spec.label, split.setting, split.train_category, split.eval_category,
-                       split.fold, split.seed, split.train_classes, split.test_classes,
-                       targets[split.test_idx], topk, params)
+    return SplitResult(**vars(split.info()), method=spec.label, y_true=targets[split.test_idx],
+                       topk=topk, params=params)
 
 
 # Fork-shared state of the worker processes (set before the pool starts).
