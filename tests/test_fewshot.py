@@ -56,6 +56,8 @@ def test_prototypes_beat_the_zero_shot_part_when_the_audio_clusters():
                                                                 source_embeddings=S)
     assert model.method_name in METHODS and model.input_kind == "both"
     assert model.weight_ < 1.0 and model.feature_space_ in model.feature_spaces
+    assert model.chosen_params() == {"lam": model._zeroshot.lam_, "weight": model.weight_,
+                                     "feature_space": model.feature_space_}
     assert model.has_prototypes(cand).all()
     zero_shot = _anchored_twin(model).fit(X[train, -K_SOURCE:], y[train], phi,
                                           source_embeddings=S)

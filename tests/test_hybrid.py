@@ -51,6 +51,7 @@ def test_mix_leans_on_the_audio_side_when_conse_is_noise():
     mix = ConSEMix(n_scores=K_SOURCE).fit(X[tr], y_tr, phi_tr, source_embeddings=S)
     conse = ConSE().fit(source_embeddings=S)
     assert mix.weight_ <= 0.3
+    assert mix.chosen_params() == {"weight": mix.weight_, "alpha": mix.alpha_, "gamma": mix.gamma_}
     acc_mix = mix.score(X[te], y_te, phi_te)
     assert acc_mix > 0.6 > 1 / 8 + 0.2 > conse.score(scores[te], y_te, phi_te)
 

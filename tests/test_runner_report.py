@@ -214,3 +214,35 @@ def test_setting1_table_has_every_category():
                             [60, 70, 80, 90, 100], strict=True)]
     line = next(x for x in report.setting_table(rows, 1).splitlines() if x.startswith("| m |"))
     assert line == "| m | 60.5 ± 0.5 | 70.5 ± 0.5 | 80.5 ± 0.5 | 90.5 ± 0.5 | 100.5 ± 0.5 | 80.5 ± 0.5 |"
+
+
+def test_choices_made_inside_fit_are_recorded_and_reported(synthetic, tmp_path):
+    """A hybrid's own validation choices (here conse-anchored's lam) reach SplitResult.chosen,
+    selected_params.csv and the report's summary; results from checkpoints written before
+    ``chosen`` existed still summarise."""
+    from dataclasses import fields
+
+    from zsaudio.experiments.reproduce import selected_params_summary, write_selected_params
+    from zsaudio.experiments.runner import SplitResult
+    from zsaudio.model import make_estimator
+
+    features, targets, _ = synthetic
+    split = make_splits(3, targets, 0)[0]
+    spec = MethodSpec("conse-anchored", "conse-anchored")
+    (result,) = run_tasks([spec], [split], features, targets, workers=1, progress=False)
+    direct = make_estimator("conse-anchored", seed=split.seed).fit(
+        features.scores[split.train_idx],
+        np.searchsorted(split.train_classes, targets[split.train_idx]),
+        features.class_embeddings[list(split.train_classes)],
+        source_embeddings=features.source_embeddings)
+    assert result.chosen == {"lam": float(direct.lam_)} == direct.chosen_params()
+    bilinear = run_tasks(SPECS[:1], [split], features, targets, workers=1, progress=False)[0]
+    assert bilinear.chosen == {}
+
+    write_selected_params(tmp_path / "p.csv", [result])
+    assert json.dumps({"lam": float(direct.lam_)}) in (tmp_path / "p.csv").read_text().replace('""', '"')
+    old = object.__new__(SplitResult)  # as unpickled from an older checkpoint: no "chosen"
+    object.__setattr__(old, "__dict__", {f.name: getattr(result, f.name) for f in fields(result)
+                                         if f.name != "chosen"})
+    lines = selected_params_summary([result, old])
+    assert any(f"lam (in fit): {float(direct.lam_)} ×1" in line for line in lines), lines

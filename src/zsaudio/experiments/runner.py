@@ -101,12 +101,14 @@ class MethodSpec:
 @dataclass(frozen=True)
 class SplitResult(SplitInfo):
     """One method on one split (its :class:`SplitInfo`): global class targets of the truth
-    and the top-3 ranking, with the hyper-parameters used."""
+    and the top-3 ranking, with the hyper-parameters it was given (``params``) and those it
+    chose itself inside ``fit`` (``chosen``, e.g. a hybrid's mixing weight)."""
 
     method: str
     y_true: np.ndarray
     topk: np.ndarray
     params: dict
+    chosen: dict = field(default_factory=dict)
 
     @property
     def top1(self) -> float:
@@ -199,7 +201,7 @@ def run_split(spec: MethodSpec, split: Split, features: Features, targets: np.nd
     k = min(TOP_K, len(candidates))
     topk = candidates[estimator.predict_topk(X_test, features.class_embeddings[candidates], k)]
     return SplitResult(**vars(split.info()), method=spec.label, y_true=targets[split.test_idx],
-                       topk=topk, params=params)
+                       topk=topk, params=params, chosen=estimator.chosen_params())
 
 
 # Fork-shared state of the worker processes (set before the pool starts).

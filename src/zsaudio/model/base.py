@@ -318,6 +318,16 @@ class ZeroShotEstimator:
             setattr(self, name, value)
         return self
 
+    def chosen_params(self) -> dict[str, Any]:
+        """Hyper-parameters this estimator chose itself inside ``fit`` (on validation classes
+        held out of its training classes), by name; empty for estimators that choose none.
+
+        >>> from zsaudio.model import ESZSL
+        >>> ESZSL().chosen_params()
+        {}
+        """
+        return {}
+
     def _is_fitted(self) -> bool:
         return hasattr(self, "n_features_in_")
 

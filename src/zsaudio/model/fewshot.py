@@ -320,6 +320,12 @@ class FewShotConSE(ZeroShotEstimator):
         self.n_classes_ = E.shape[0]
         return self
 
+    def chosen_params(self) -> dict[str, Any]:
+        """The zero-shot part's lam, the weight of its ranking (1: prototypes unused) and the
+        prototypes' feature space, chosen in ``fit``."""
+        return {"lam": float(self._zeroshot.lam_), "weight": float(self.weight_),
+                "feature_space": str(self.feature_space_)}
+
     def _match(self, class_embeddings: np.ndarray) -> np.ndarray:
         """Prototype row of each candidate, -1 where none (cosine >= 1 - MATCH_TOL)."""
         cos = l2_normalize_rows(class_embeddings) @ l2_normalize_rows(

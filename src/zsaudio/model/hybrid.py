@@ -235,6 +235,10 @@ class ConSEMix(_ConSEHybrid):
         self._eszsl = ESZSL(alpha=self.alpha_, gamma=self.gamma_).fit(emb, y, E)
         return self
 
+    def chosen_params(self) -> dict[str, Any]:
+        """The mixing weight and ESZSL's regularisers chosen in ``fit``."""
+        return {"weight": self.weight_, "alpha": self.alpha_, "gamma": self.gamma_}
+
     def _decision_function(self, X: np.ndarray, class_embeddings: np.ndarray) -> np.ndarray:
         """Mixed z-scores, shape (n, C)."""
         emb, scores = self._split(X)
@@ -385,6 +389,10 @@ class AnchoredConSE(_ConSEHybrid):
         """
         F, y, E = self._semantic_fit_inputs(X, y, class_embeddings, source_embeddings, source_mask)
         return self._fit_vectors(F, y, E)
+
+    def chosen_params(self) -> dict[str, Any]:
+        """The shrinkage lam chosen in ``fit`` (inf: plain ConSE)."""
+        return {"lam": float(self.lam_)}
 
     def _decision_function(self, X: np.ndarray, class_embeddings: np.ndarray) -> np.ndarray:
         """Cosine of f(x) V with each candidate, shape (n, C)."""
