@@ -448,7 +448,10 @@ def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: 
         report.plot_method_comparison(rows, fig_dir / "methods_by_setting.png")
         md += ["![methods by setting](figures/methods_by_setting.png)", ""]
     md += ["## Hyper-parameters chosen on validation classes (count of splits)", "",
-           *selected_params_summary(results), "", "Per split: `selected_params.csv`.", ""]
+           *selected_params_summary(results), "",
+           "\"(in fit)\": chosen by the method itself inside each fit, on validation classes held "
+           "out of that fit's training classes (the hybrids); the others by the per-split search. "
+           "Per split: `selected_params.csv`.", ""]
     md += context_section(data, record)
     md += ["## Run record", "", f"- clips: {record['clips_present']} present of "
            f"{record['clips_listed']} listed, {record['clips_embedded']} embedded",
