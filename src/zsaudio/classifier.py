@@ -64,7 +64,7 @@ from zsaudio.labels import get_label_encoder, label_text
 from zsaudio.labels.audioset import encoder_source_embeddings
 from zsaudio.labels.cache import CachedLabelEncoder
 from zsaudio.model import METHODS
-from zsaudio.model.base import stable_topk
+from zsaudio.model.base import softmax, stable_topk
 from zsaudio.model.io import load_model, save_model
 
 # The method users get unless they ask for another: the best zero-shot method of the committed
@@ -143,17 +143,6 @@ class Classification:
     def to_dict(self) -> dict[str, Any]:
         """``{"path", "ranking": [{"label", "score", "probability"}], "error"}``."""
         return {"path": self.path, "ranking": [asdict(p) for p in self.ranking], "error": self.error}
-
-
-def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
-    """Row-wise ``softmax(scores / temperature)``, shape kept; numerically stable.
-
-    >>> softmax(np.array([[0.0, np.log(3.0)]]), 1.0).round(2)
-    array([[0.25, 0.75]])
-    """
-    z = np.asarray(scores, dtype=np.float64) / float(temperature)
-    z = np.exp(z - z.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
 
 
 def fit_temperature(scores: Sequence[np.ndarray], truth: Sequence[np.ndarray]) -> tuple[float, float]:

@@ -164,6 +164,18 @@ def stable_topk(scores: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(idx, order, axis=1)
 
 
+def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
+    """Row-wise ``softmax(scores / temperature)`` in float64, shape kept; numerically stable
+    (entries of -inf get probability 0).
+
+    >>> softmax(np.array([[0.0, np.log(3.0)]]), 1.0).round(2)
+    array([[0.25, 0.75]])
+    """
+    z = np.asarray(scores, dtype=np.float64) / float(temperature)
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
 def l2_normalize_rows(A: np.ndarray) -> np.ndarray:
     """Divide each row by its Euclidean norm; all-zero rows stay zero.
 

@@ -45,6 +45,7 @@ from zsaudio.model.base import (
     check_fit_inputs,
     check_matrix,
     l2_normalize_rows,
+    softmax,
     stable_topk,
 )
 
@@ -219,9 +220,7 @@ class ConSE(ZeroShotEstimator):
         elif self.score_transform == "power":
             w = X[rows, top] ** (1.0 / self.temperature)
         elif self.score_transform == "softmax":
-            z = ranked / self.temperature
-            z = np.exp(z - z.max(axis=1, keepdims=True))  # exp(-inf) = 0 for masked classes
-            w = (z / z.sum(axis=1, keepdims=True))[rows, top]
+            w = softmax(ranked, self.temperature)[rows, top]  # masked classes (-inf) get 0
         else:  # uniform
             w = np.ones(top.shape)
         return top, w.astype(np.float64, copy=False)
