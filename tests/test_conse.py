@@ -6,7 +6,7 @@ import pytest
 from zsaudio.model import register_method
 from zsaudio.model.base import NotFittedError
 from zsaudio.model.base import l2_normalize_rows as l2_normalize
-from zsaudio.model.conse import ConSE, stable_topk
+from zsaudio.model.conse import SCORE_TRANSFORMS, ConSE, stable_topk
 from zsaudio.model.io import load_model, save_model
 
 
@@ -216,3 +216,26 @@ def test_stable_topk_partition_path_equals_a_stable_sort():
         S = rng.integers(0, 3, size=(n, C)).astype(float) if trial % 2 else rng.normal(size=(n, C))
         S[rng.random((n, C)) < 0.2] = -np.inf
         np.testing.assert_array_equal(stable_topk(S, k), np.argsort(-S, axis=1, kind="stable")[:, :k])
+
+
+@pytest.mark.parametrize("transform", SCORE_TRANSFORMS)
+@pytest.mark.parametrize("normalize_source", [True, False])
+def test_semantic_vectors_equal_the_dense_weighted_mean(transform, normalize_source):
+    """The gathered top-T sum equals the definition: dense source weights times all K source
+    embeddings, over the weights' sum (a mask, top_t above the usable count, a zero row)."""
+    rng = np.random.default_rng(3)
+    S = rng.normal(size=(9, 4)).astype(np.float32)
+    mask = np.ones(9, bool)
+    mask[[2, 5]] = False
+    X = rng.uniform(size=(6, 9))
+    X[0] = 0.0
+    for top_t in (1, 3, 20):
+        model = ConSE(top_t=top_t, score_transform=transform, temperature=0.7,
+                      normalize_source=normalize_source).fit(source_embeddings=S, source_mask=mask)
+        W = model.source_weights(X)
+        Sn = S.astype(np.float64)
+        if normalize_source:
+            Sn = Sn / np.linalg.norm(Sn, axis=1, keepdims=True)
+        Z = W.sum(axis=1, keepdims=True)
+        dense = np.divide(W @ Sn, Z, out=np.zeros((6, 4)), where=Z > 0)
+        np.testing.assert_allclose(model.semantic_vectors(X), dense, rtol=1e-12, atol=1e-15)

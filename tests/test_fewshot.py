@@ -160,3 +160,8 @@ def test_bad_inputs_give_clear_errors():
         model.predict(X[:, 3:], phi)
     with pytest.raises(ValueError, match="class_embeddings has 5 columns"):
         model.has_prototypes(phi[:, :5])
+
+
+def test_chosen_params_need_a_fit():
+    with pytest.raises(NotFittedError, match="not fitted"):
+        FewShotConSE().chosen_params()

@@ -171,3 +171,9 @@ def test_hybrids_fall_back_on_conse_with_too_few_classes_to_validate():
                                plain.decision_function(scores, E), atol=1e-6)
     mix = ConSEMix(n_scores=30).fit(np.hstack([emb, scores]), y, E, source_embeddings=S)
     assert mix.weight_ == 1.0
+
+
+@pytest.mark.parametrize("cls", [ConSEMix, AnchoredConSE])
+def test_chosen_params_need_a_fit(cls):
+    with pytest.raises(NotFittedError, match="not fitted"):
+        cls().chosen_params()

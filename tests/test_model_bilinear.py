@@ -235,3 +235,15 @@ def test_sje_and_devise_equal_their_literal_loops(method, weighting, margin):
     W = literal_sje_devise(X, y, Phi, 0.2, 3, 4, weighting, margin)
     assert np.abs(W).max() > 0.1
     np.testing.assert_allclose(model.W_, W, rtol=0, atol=1e-10)
+
+
+def test_scores_are_the_same_in_either_product_order():
+    """decision_function picks the cheaper of X (W Eᵀ) and (X W) Eᵀ by shape; both give F."""
+    rng = np.random.default_rng(4)
+    X, y, E = rng.normal(size=(30, 6)), np.arange(30) % 5, rng.normal(size=(5, 3))
+    model = BilinearZSL(epochs=2).fit(X, y, E)
+    Xn, En = model._transform(X, E)
+    for n, C in ((30, 2), (1, 40)):  # few candidates: W Eᵀ first; one clip, many: X W first
+        cand = rng.normal(size=(C, 3))
+        expected = np.einsum("nd,de,ce->nc", Xn[:n], model.W_, l2_normalize_rows(cand))
+        np.testing.assert_allclose(model.decision_function(X[:n], cand), expected, rtol=1e-10)

@@ -1,6 +1,7 @@
 """Experiment runner and report on synthetic features drawn from a known bilinear model."""
 
 import json
+import pickle
 
 import numpy as np
 import pytest
@@ -239,10 +240,30 @@ def test_choices_made_inside_fit_are_recorded_and_reported(synthetic, tmp_path):
     bilinear = run_tasks(SPECS[:1], [split], features, targets, workers=1, progress=False)[0]
     assert bilinear.chosen == {}
 
-    write_selected_params(tmp_path / "p.csv", [result])
-    assert json.dumps({"lam": float(direct.lam_)}) in (tmp_path / "p.csv").read_text().replace('""', '"')
-    old = object.__new__(SplitResult)  # as unpickled from an older checkpoint: no "chosen"
-    object.__setattr__(old, "__dict__", {f.name: getattr(result, f.name) for f in fields(result)
-                                         if f.name != "chosen"})
+    # A result pickled before "chosen" existed unpickles as "not recorded" (None), not as {}.
+    written_before = object.__new__(SplitResult)
+    object.__setattr__(written_before, "__dict__", {f.name: getattr(result, f.name)
+                                                    for f in fields(result) if f.name != "chosen"})
+    old = pickle.loads(pickle.dumps(written_before))
+    assert old.chosen is None and "chosen=None" in repr(old)
+    assert pickle.loads(pickle.dumps(result)).chosen == result.chosen
+
+    write_selected_params(tmp_path / "p.csv", [result, old])
+    text = (tmp_path / "p.csv").read_text()
+    assert json.dumps({"lam": float(direct.lam_)}) in text.replace('""', '"')
+    assert "not recorded" in text
     lines = selected_params_summary([result, old])
     assert any(f"lam (in fit): {float(direct.lam_)} ×1" in line for line in lines), lines
+
+
+def test_split_info_names_the_split_without_its_clips(synthetic):
+    from dataclasses import fields
+
+    from zsaudio.experiments.protocols import SplitInfo
+
+    _, targets, _ = synthetic
+    split = make_splits(4, targets, 1)[3]
+    info = split.info()
+    assert type(info) is SplitInfo and not hasattr(info, "train_idx")
+    assert all(getattr(info, f.name) == getattr(split, f.name) for f in fields(SplitInfo))
+    assert info.chance == split.chance == 1 / len(split.test_classes)

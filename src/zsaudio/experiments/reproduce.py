@@ -290,11 +290,6 @@ def _compute_line(label: str, methods: dict) -> str:
     return line
 
 
-def _chosen(r: SplitResult) -> dict:
-    # Checkpoints written before SplitResult recorded it have no ``chosen``.
-    return getattr(r, "chosen", {})
-
-
 def write_selected_params(path: Path, results: Sequence[SplitResult]) -> None:
     """One row per method and split: the hyper-parameters it was fitted with (chosen on
     validation classes, or the defaults where no search ran), and those the method chose
@@ -303,7 +298,8 @@ def write_selected_params(path: Path, results: Sequence[SplitResult]) -> None:
                  eval_category=r.eval_category, fold=r.fold, seed=r.seed,
                  params=json.dumps({k: v for k, v in r.params.items() if k != "seed"},
                                    sort_keys=True, default=str),
-                 chosen_in_fit=json.dumps(_chosen(r), sort_keys=True, default=str))
+                 chosen_in_fit="not recorded" if r.chosen is None else
+                 json.dumps(r.chosen, sort_keys=True, default=str))
             for r in results]
     report.write_csv(path, rows)
 
@@ -313,7 +309,7 @@ def selected_params_summary(results: Sequence[SplitResult]) -> list[str]:
     search on validation classes, or "in fit" by the method's own validation)."""
     counts: dict[str, dict[str, dict]] = {}
     for r in results:
-        named = [*r.params.items(), *((f"{k} (in fit)", v) for k, v in _chosen(r).items())]
+        named = [*r.params.items(), *((f"{k} (in fit)", v) for k, v in (r.chosen or {}).items())]
         for k, v in named:
             if k not in ("seed", "n_scores"):
                 by_value = counts.setdefault(r.method, {}).setdefault(k, {})

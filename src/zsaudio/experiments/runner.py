@@ -102,13 +102,14 @@ class MethodSpec:
 class SplitResult(SplitInfo):
     """One method on one split (its :class:`SplitInfo`): global class targets of the truth
     and the top-3 ranking, with the hyper-parameters it was given (``params``) and those it
-    chose itself inside ``fit`` (``chosen``, e.g. a hybrid's mixing weight)."""
+    chose itself inside ``fit`` (``chosen``, e.g. a hybrid's mixing weight; None in results
+    unpickled from checkpoints written before it was recorded)."""
 
     method: str
     y_true: np.ndarray
     topk: np.ndarray
     params: dict
-    chosen: dict = field(default_factory=dict)
+    chosen: dict | None = field(default_factory=dict)
 
     @property
     def top1(self) -> float:
@@ -118,6 +119,10 @@ class SplitResult(SplitInfo):
     def top3(self) -> float:
         return float(np.mean((self.topk[:, :TOP_K] == self.y_true[:, None]).any(axis=1)))
 
+    def __setstate__(self, state: dict) -> None:
+        # Checkpoints written before ``chosen`` was recorded unpickle with chosen=None ("not
+        # recorded"), which the report tells apart from {} ("chose nothing").
+        object.__setattr__(self, "__dict__", {"chosen": None, **state})
 
 
 def class_indices(targets: np.ndarray, classes: np.ndarray) -> np.ndarray:

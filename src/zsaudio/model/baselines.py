@@ -56,6 +56,7 @@ class ESZSL(BilinearModel):
     """
 
     method_name = "eszsl"
+
     def __init__(self, alpha: float = 1.0, gamma: float = 1.0, normalize: bool = True):
         self.alpha = alpha
         self.gamma = gamma

@@ -323,7 +323,11 @@ class BilinearModel(ZeroShotEstimator):
 
     def _decision_function(self, X: np.ndarray, class_embeddings: np.ndarray) -> np.ndarray:
         X, E = self._transform(X, class_embeddings)
-        return X @ (self.W_ @ E.T)  # the candidates are few: (D, C) first is the cheap order
+        (n, D), (C, d) = X.shape, E.shape
+        # The cheaper order: with many clips and few candidates, W Eᵀ (D, C) first.
+        if D * C * (d + n) < n * d * (D + C):
+            return X @ (self.W_ @ E.T)
+        return (X @ self.W_) @ E.T
 
 
 class BilinearZSL(BilinearModel):

@@ -201,7 +201,7 @@ class ConSE(ZeroShotEstimator):
         W[np.arange(top.shape[0])[:, None], top] = w
         return W
 
-    def _top_weights(self, X) -> tuple[np.ndarray, np.ndarray]:
+    def _top_weights(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         """Each clip's top-T usable source classes (n, T), ties to the lower index, and their
         unnormalised weights (n, T), float64."""
         self._check_fitted()

@@ -264,12 +264,12 @@ class FewShotConSE(ZeroShotEstimator):
         if scores.shape[1] != np.asarray(source_embeddings).shape[0]:
             raise ValueError(f"n_scores={self.n_scores} but there are "
                              f"{np.asarray(source_embeddings).shape[0]} source embeddings")
-        self._zeroshot = self._new_zeroshot()
+        zeroshot = self._new_zeroshot()
         # The ConSE vectors of every clip, computed once: the zero-shot part, each episode's
         # zero-shot part and the "semantic" features use rows of them (a row depends on its
         # clip's scores only).
-        F, y, E = self._zeroshot._semantic_fit_inputs(scores, y, E, source_embeddings, source_mask)
-        self._zeroshot._fit_vectors(F, y, E)
+        F, y, E = zeroshot._semantic_fit_inputs(scores, y, E, source_embeddings, source_mask)
+        self._zeroshot = zeroshot._fit_vectors(F, y, E)
         # The episodes' zero-shot parts reuse its shrinkage lam (a single scalar, chosen
         # zero-shot on these training classes) rather than each searching their own: one ridge
         # solve per episode, the V_ of an AnchoredConSE with lams=(lam,) fitted on the
@@ -323,6 +323,7 @@ class FewShotConSE(ZeroShotEstimator):
     def chosen_params(self) -> dict[str, Any]:
         """The zero-shot part's lam, the weight of its ranking (1: prototypes unused) and the
         prototypes' feature space, chosen in ``fit``."""
+        self._require_fitted()
         return {"lam": float(self._zeroshot.lam_), "weight": float(self.weight_),
                 "feature_space": str(self.feature_space_)}
 
