@@ -364,12 +364,12 @@ class ZeroShotEstimator:
         for key, arr in arrays.items():
             setattr(self, key, arr.item() if arr.ndim == 0 else arr)
 
-    def _require_fitted(self) -> None:
+    def _check_fitted(self) -> None:
         if not self._is_fitted():
             raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit first")
 
     def _check_predict_inputs(self, X: Any, class_embeddings: Any) -> tuple[np.ndarray, ...]:
-        self._require_fitted()
+        self._check_fitted()
         X = check_matrix(X, "X", self.n_features_in_)
         E = check_matrix(class_embeddings, "class_embeddings", self.embedding_dim_)
         return X, E

@@ -40,7 +40,6 @@ from typing import Any
 import numpy as np
 
 from zsaudio.model.base import (
-    NotFittedError,
     ZeroShotEstimator,
     check_fit_inputs,
     check_matrix,
@@ -179,10 +178,6 @@ class ConSE(ZeroShotEstimator):
     def from_source(cls, source_embeddings, source_mask=None, **params) -> ConSE:
         """A ready ConSE from source embeddings: ``ConSE(**params).fit(source_embeddings=...)``."""
         return cls(**params).fit(source_embeddings=source_embeddings, source_mask=source_mask)
-
-    def _check_fitted(self) -> None:
-        if not self._is_fitted():
-            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit first")
 
     def source_weights(self, X) -> np.ndarray:
         """The (unnormalised) weight of every source class for each clip.

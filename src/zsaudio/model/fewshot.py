@@ -71,7 +71,6 @@ import numpy as np
 
 from zsaudio.model.base import (
     FeatureStandardizer,
-    NotFittedError,
     ZeroShotEstimator,
     check_fit_inputs,
     check_matrix,
@@ -323,7 +322,7 @@ class FewShotConSE(ZeroShotEstimator):
     def chosen_params(self) -> dict[str, Any]:
         """The zero-shot part's lam, the weight of its ranking (1: prototypes unused) and the
         prototypes' feature space, chosen in ``fit``."""
-        self._require_fitted()
+        self._check_fitted()
         return {"lam": float(self._zeroshot.lam_), "weight": float(self.weight_),
                 "feature_space": str(self.feature_space_)}
 
@@ -345,8 +344,7 @@ class FewShotConSE(ZeroShotEstimator):
         -------
         np.ndarray of bool, shape (C',)
         """
-        if not self._is_fitted():
-            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit first")
+        self._check_fitted()
         E = check_matrix(class_embeddings, "class_embeddings", self.embedding_dim_)
         return self._match(E) >= 0
 

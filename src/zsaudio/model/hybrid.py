@@ -237,7 +237,7 @@ class ConSEMix(_ConSEHybrid):
 
     def chosen_params(self) -> dict[str, Any]:
         """The mixing weight and ESZSL's regularisers chosen in ``fit``."""
-        self._require_fitted()
+        self._check_fitted()
         return {"weight": self.weight_, "alpha": self.alpha_, "gamma": self.gamma_}
 
     def _decision_function(self, X: np.ndarray, class_embeddings: np.ndarray) -> np.ndarray:
@@ -393,7 +393,7 @@ class AnchoredConSE(_ConSEHybrid):
 
     def chosen_params(self) -> dict[str, Any]:
         """The shrinkage lam chosen in ``fit`` (inf: plain ConSE)."""
-        self._require_fitted()
+        self._check_fitted()
         return {"lam": float(self.lam_)}
 
     def _decision_function(self, X: np.ndarray, class_embeddings: np.ndarray) -> np.ndarray:
