@@ -76,7 +76,7 @@ from zsaudio.model.base import (
     check_matrix,
     l2_normalize_rows,
 )
-from zsaudio.model.hybrid import AnchoredConSE, _accuracy, zscore_rows
+from zsaudio.model.hybrid import AnchoredConSE, _accuracy, validation_table, zscore_rows
 
 __all__ = ["FEATURE_SPACES", "FewShotConSE"]
 
@@ -299,13 +299,8 @@ class FewShotConSE(ZeroShotEstimator):
                 for w in self.weights:
                     acc = _accuracy(w * z_zs + (1 - w) * z_proto, y_query)
                     results.setdefault((float(i), float(w)), []).append(acc)
-        if not results:  # no episode: the zero-shot part alone
-            results = {(0.0, 1.0): [np.nan]}
-        keys = list(results)
-        self.validation_grid_ = np.array(keys, dtype=np.float64)
-        self.validation_accuracy_ = np.array([np.mean(results[k]) for k in keys])
-        # argmax keeps the first maximum: grid order (zero-shot-heavy weights first) breaks ties.
-        best_space, self.weight_ = keys[int(np.argmax(self.validation_accuracy_))]
+        # No episode: the zero-shot part alone (weight 1).
+        best_space, self.weight_ = validation_table(self, results, (0.0, 1.0))
         self.feature_space_ = spaces[int(best_space)]
 
         raw = self._raw_features(self.feature_space_, emb, scores, self._zeroshot.V_, F)

@@ -61,6 +61,23 @@ def zscore_rows(S: np.ndarray) -> np.ndarray:
     return np.divide(S - mu, sd, out=np.zeros_like(S), where=sd > 0)
 
 
+def validation_table(model: ZeroShotEstimator, results: dict[tuple, list[float]],
+                     fallback: tuple) -> tuple:
+    """Set ``model.validation_grid_`` (m, len(point)) and ``validation_accuracy_`` (m,) (saved
+    with the model) from the accuracies of each grid point, and return the best point.
+
+    Ties keep the first point in grid order (callers list the zero-shot-heavy points first).
+    With no validation at all (too few training classes to hold any out) the table is
+    ``fallback`` alone, with accuracy NaN, and ``fallback`` is returned.
+    """
+    if not results:
+        results = {fallback: [np.nan]}
+    keys = list(results)
+    model.validation_grid_ = np.array(keys, dtype=np.float64)
+    model.validation_accuracy_ = np.array([np.mean(results[k]) for k in keys])
+    return keys[int(np.argmax(model.validation_accuracy_))]
+
+
 def _accuracy(scores: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(stable_topk(scores, 1)[:, 0] == y))
 
@@ -89,7 +106,7 @@ class _ConSEHybrid(ZeroShotEstimator):
 
     def _validated_fit_inputs(self, X, y, class_embeddings, source_embeddings, source_mask):
         # Too few classes to hold some out for validation is not an error: the hybrid is then
-        # plain ConSE (see _table), which needs no training classes at all.
+        # plain ConSE (see validation_table), which needs no training classes at all.
         X, y, E = check_fit_inputs(X, y, class_embeddings)
         conse = ConSE(top_t=self.top_t, score_transform=self.score_transform,
                       temperature=self.temperature).fit(source_embeddings=source_embeddings,
@@ -103,18 +120,6 @@ class _ConSEHybrid(ZeroShotEstimator):
         self.embedding_dim_ = E.shape[1]
         self.n_classes_ = E.shape[0]
         return X, y, E, conse
-
-    def _table(self, results: dict[tuple, list[float]], conse_point: tuple) -> tuple:
-        """Validation table as arrays (saved with the model): grid points and mean accuracy;
-        returns the best point. With no validation split (too few training classes to hold
-        any out) it returns ``conse_point``, the grid point that is plain ConSE (accuracy NaN)."""
-        if not results:
-            results = {conse_point: [np.nan]}
-        keys = list(results)
-        self.validation_grid_ = np.array(keys, dtype=np.float64)
-        self.validation_accuracy_ = np.array([np.mean(results[k]) for k in keys])
-        # argmax keeps the first maximum: grid order (ConSE-like points first) breaks ties.
-        return keys[int(np.argmax(self.validation_accuracy_))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,7 +236,7 @@ class ConSEMix(_ConSEHybrid):
                     acc = _accuracy(w * zc + (1 - w) * zb, y_val)
                     results.setdefault((w, point["alpha"], point["gamma"]), []).append(acc)
         self.weight_, self.alpha_, self.gamma_ = map(
-            float, self._table(results, (1.0, self.alphas[0], self.gammas[0])))
+            float, validation_table(self, results, (1.0, self.alphas[0], self.gammas[0])))
         self._eszsl = ESZSL(alpha=self.alpha_, gamma=self.gamma_).fit(emb, y, E)
         return self
 
@@ -366,7 +371,7 @@ class AnchoredConSE(_ConSEHybrid):
             accs = self._validation_accuracies(F[tr], T[tr], F[va], En[val_cls], y_val, self.lams)
             for lam, acc in zip(self.lams, accs, strict=True):
                 results.setdefault((float(lam),), []).append(acc)
-        (self.lam_,) = self._table(results, (float("inf"),))
+        (self.lam_,) = validation_table(self, results, (float("inf"),))  # inf: plain ConSE
         self.V_ = self._solve(F, T, self.lam_)
         return self
 
