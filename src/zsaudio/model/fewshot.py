@@ -76,7 +76,13 @@ from zsaudio.model.base import (
     check_matrix,
     l2_normalize_rows,
 )
-from zsaudio.model.hybrid import AnchoredConSE, _accuracy, validation_table, zscore_rows
+from zsaudio.model.hybrid import (
+    AnchoredConSE,
+    _accuracy,
+    split_both,
+    validation_table,
+    zscore_rows,
+)
 
 __all__ = ["FEATURE_SPACES", "FewShotConSE"]
 
@@ -178,11 +184,7 @@ class FewShotConSE(ZeroShotEstimator):
             raise ValueError(f"n_val_splits must be >= 1, got {self.n_val_splits!r}")
 
     def _split(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        K = int(self.n_scores)
-        if X.shape[1] <= K:
-            raise ValueError(f"X must be [embedding, {K} scores] with a non-empty embedding, "
-                             f"got {X.shape[1]} columns")
-        return X[:, :-K], X[:, -K:]
+        return split_both(X, self.n_scores)
 
     def _new_zeroshot(self) -> AnchoredConSE:
         return AnchoredConSE(top_t=self.top_t, score_transform=self.score_transform,

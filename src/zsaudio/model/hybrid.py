@@ -61,6 +61,16 @@ def zscore_rows(S: np.ndarray) -> np.ndarray:
     return np.divide(S - mu, sd, out=np.zeros_like(S), where=sd > 0)
 
 
+def split_both(X: np.ndarray, n_scores: int) -> tuple[np.ndarray, np.ndarray]:
+    """The embedding (n, D) and the ``n_scores`` class scores (n, K) of an ``input_kind =
+    "both"`` matrix X = [embedding, scores], shape (n, D + K); D must be >= 1."""
+    K = int(n_scores)
+    if X.shape[1] <= K:
+        raise ValueError(f"X must be [embedding, {K} scores] with a non-empty embedding, "
+                         f"got {X.shape[1]} columns")
+    return X[:, :-K], X[:, -K:]
+
+
 def validation_table(model: ZeroShotEstimator, results: dict[tuple, list[float]],
                      fallback: tuple) -> tuple:
     """Set ``model.validation_grid_`` (m, len(point)) and ``validation_accuracy_`` (m,) (saved
@@ -187,11 +197,7 @@ class ConSEMix(_ConSEHybrid):
         self.seed = seed
 
     def _split(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        K = int(self.n_scores)
-        if X.shape[1] <= K:
-            raise ValueError(f"X must be [embedding, {K} scores] with a non-empty embedding, "
-                             f"got {X.shape[1]} columns")
-        return X[:, :-K], X[:, -K:]
+        return split_both(X, self.n_scores)
 
     def fit(self, X: Any, y: Any, class_embeddings: Any, *, source_embeddings: Any,
             source_mask: Any = None) -> ConSEMix:
