@@ -16,7 +16,7 @@ from zsaudio.classifier import DEFAULT_METHOD
 from zsaudio.cli import classify as classify_cmd
 from zsaudio.cli import demo as demo_cmd
 from zsaudio.cli import train as train_cmd
-from zsaudio.experiments.esc50 import load_esc50
+from zsaudio.datasets.esc50 import load_esc50
 
 TRAIN = ["dog", "cat", "rain", "wind", "crying_baby", "laughing", "clock_alarm", "siren"]
 HELD_OUT = ["rooster", "sea_waves", "church_bells", "coughing"]

@@ -32,8 +32,8 @@ from zsaudio.classifier import (
     ZeroShotClassifier,
 )
 from zsaudio.cli.classify import format_text
-from zsaudio.experiments.esc50 import load_esc50
-from zsaudio.labelled_audio import esc50_label, from_esc50, resolve_esc50_classes
+from zsaudio.datasets.esc50 import load_esc50
+from zsaudio.datasets.labelled import esc50_label, from_esc50, resolve_esc50_classes
 
 # Ten familiar ESC-50 classes, two from each of the paper's five categories.
 DEFAULT_HOLDOUT = ("dog", "rooster", "rain", "thunderstorm", "crying_baby", "sneezing",

@@ -22,7 +22,7 @@ from zsaudio.classifier import (
     DEFAULT_METHOD,
     ZeroShotClassifier,
 )
-from zsaudio.labelled_audio import class_counts, concat, from_esc50, load_labelled_audio
+from zsaudio.datasets.labelled import class_counts, concat, from_esc50, load_labelled_audio
 
 
 def register(subparsers) -> None:
