@@ -16,8 +16,9 @@ from zsaudio.model.baselines import ESZSL
 from zsaudio.model.conse import ConSE
 from zsaudio.model.features import AudioFeatures, SourceLabelSpace
 from zsaudio.model.fewshot import FewShotConSE
-from zsaudio.model.hybrid import AnchoredConSE, ConSEMix, _accuracy, _class_splits, zscore_rows
+from zsaudio.model.hybrid import AnchoredConSE, ConSEMix, _class_splits, zscore_rows
 from zsaudio.model.selection import select_hyperparameters
+from zsaudio.model.splits import topk_accuracy as _accuracy
 from zsaudio.model.splits import validation_splits
 
 space = SourceLabelSpace.from_vectors

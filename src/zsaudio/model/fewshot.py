@@ -80,10 +80,10 @@ from zsaudio.model.base import (
 from zsaudio.model.features import AudioFeatures
 from zsaudio.model.hybrid import (
     AnchoredConSE,
-    _accuracy,
     validation_table,
     zscore_rows,
 )
+from zsaudio.model.splits import topk_accuracy
 
 __all__ = ["FEATURE_SPACES", "FewShotConSE"]
 
@@ -271,7 +271,7 @@ class FewShotConSE(ZeroShotEstimator):
                 P = self._prototypes(g_shots, y[shots], val)
                 z_proto = zscore_rows(g_query @ P.T)
                 for w in self.weights:
-                    acc = _accuracy(w * z_zs + (1 - w) * z_proto, y_query)
+                    acc = topk_accuracy(w * z_zs + (1 - w) * z_proto, y_query)
                     results.setdefault((float(i), float(w)), []).append(acc)
         # No episode: the zero-shot part alone (weight 1).
         best_space, self.weight_ = validation_table(self, results, (0.0, 1.0))

@@ -43,12 +43,11 @@ import numpy as np
 from zsaudio.model.base import (
     ZeroShotEstimator,
     l2_normalize_rows,
-    stable_topk,
 )
 from zsaudio.model.baselines import ESZSL
 from zsaudio.model.conse import ConSE
 from zsaudio.model.features import AudioFeatures
-from zsaudio.model.splits import validation_splits
+from zsaudio.model.splits import split_sides, topk_accuracy, validation_splits
 
 # ---------------------------------------------------------------------------------------------
 # Shared pieces
@@ -78,22 +77,18 @@ def validation_table(model: ZeroShotEstimator, results: dict[tuple, list[float]]
     return keys[int(np.argmax(model.validation_accuracy_))]
 
 
-def _accuracy(scores: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean(stable_topk(scores, 1)[:, 0] == y))
-
-
 def _class_splits(y: np.ndarray, val_fraction: float, n_splits: int, seed: int):
-    """(fit_classes, val_classes, fit_clips, val_clips, y_fit, y_val) per split; labels
-    re-indexed into each side's class list (see :func:`zsaudio.model.splits.validation_splits`)."""
+    """(fit_classes, val_classes, fit_clips, val_clips, y_fit, y_val) per split, over the
+    classes with clips; labels re-indexed into each side's class list
+    (:func:`zsaudio.model.splits.split_sides`)."""
     present = np.unique(y)
     try:
         splits = list(validation_splits(y, float(val_fraction), n_splits, seed))
     except ValueError:
         return  # too few classes to hold any out: the caller falls back on plain ConSE
     for val in splits:
-        fit_cls = np.setdiff1d(present, val)
-        tr, va = np.isin(y, fit_cls), np.isin(y, val)
-        yield fit_cls, val, tr, va, np.searchsorted(fit_cls, y[tr]), np.searchsorted(val, y[va])
+        is_val, fit_cls, y_fit, y_val = split_sides(y, val, present)
+        yield fit_cls, val, ~is_val, is_val, y_fit, y_val
 
 
 class _ConSEHybrid(ZeroShotEstimator):
@@ -192,7 +187,7 @@ class ConSEMix(_ConSEHybrid):
                                     strict=True):
                 zb = zscore_rows(eszsl.decision_function(emb[va], E[val_cls]))
                 for w in self.weights:
-                    acc = _accuracy(w * zc + (1 - w) * zb, y_val)
+                    acc = topk_accuracy(w * zc + (1 - w) * zb, y_val)
                     results.setdefault((w, point["alpha"], point["gamma"]), []).append(acc)
         self.weight_, self.alpha_, self.gamma_ = map(
             float, validation_table(self, results, (1.0, self.alphas[0], self.gammas[0])))
@@ -293,7 +288,7 @@ class AnchoredConSE(_ConSEHybrid):
                 S = F_val @ E_val.T
             else:
                 S = F_val @ np.linalg.solve(G + lam * np.eye(d), BE + lam * E_val.T)
-            accs.append(_accuracy(S, y_val))
+            accs.append(topk_accuracy(S, y_val))
         return accs
 
     def _check_params(self) -> None:

@@ -38,10 +38,10 @@ from typing import Any
 
 import numpy as np
 
-from zsaudio.model.base import check_labels, check_matrix, check_two_classes, stable_topk
+from zsaudio.model.base import check_labels, check_matrix, check_two_classes
 from zsaudio.model.features import SourceLabelSpace
 from zsaudio.model.registry import METHODS
-from zsaudio.model.splits import validation_splits
+from zsaudio.model.splits import split_sides, topk_accuracy, validation_splits
 
 __all__ = ["SelectionResult", "select_hyperparameters"]
 
@@ -142,30 +142,6 @@ def select_hyperparameters(
                            splits=[v.tolist() for v in splits])
 
 
-def _topk_accuracy(scores: np.ndarray, y: np.ndarray, k: int) -> float:
-    """Top-k accuracy of ``scores`` (n, C) for labels ``y`` (n,): what
-    :meth:`ZeroShotEstimator.score` computes from the decision function (same k check, same
-    tie rule)."""
-    n_cand = scores.shape[1]
-    if not isinstance(k, (int, np.integer)) or not 1 <= k <= n_cand:
-        raise ValueError(f"k must be an integer in [1, {n_cand}] (candidates), got {k!r}")
-    return float(np.mean(np.any(stable_topk(scores, k) == y[:, None], axis=1)))
-
-
-def _split_sides(y: np.ndarray, n_classes: int,
-                 val: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(is_val (n,), train_classes, y re-indexed into train_classes for the training clips,
-    y re-indexed into ``val`` for the validation clips): training sees only its classes,
-    validation ranks only the held-out ones."""
-    is_val = np.isin(y, val)
-    train_classes = np.setdiff1d(np.arange(n_classes), val)
-    tr_map = np.full(n_classes, -1)
-    tr_map[train_classes] = np.arange(train_classes.size)
-    va_map = np.full(n_classes, -1)
-    va_map[val] = np.arange(val.size)
-    return is_val, train_classes, tr_map[y[~is_val]], va_map[y[is_val]]
-
-
 def _training_free_scores(cls: type, points: list[dict], X: Any, y: np.ndarray, E: np.ndarray,
                           splits: list[np.ndarray], k: int, fixed_params: dict,
                           source: SourceLabelSpace | None) -> dict[int, list[float]]:
@@ -175,12 +151,12 @@ def _training_free_scores(cls: type, points: list[dict], X: Any, y: np.ndarray, 
     rows = np.flatnonzero(np.isin(y, np.concatenate(splits)))  # clips validated in any split
     where = np.full(y.size, -1)
     where[rows] = np.arange(rows.size)
-    sides = [_split_sides(y, E.shape[0], val) for val in splits]
+    sides = [split_sides(y, val, np.arange(E.shape[0])) for val in splits]
     scores: dict[int, list[float]] = {}
     for i, point in enumerate(points):
         est = cls(**{**fixed_params, **point}).fit(X, y, E, source=source)
         S = est.decision_function(X[rows], E)
-        scores[i] = [_topk_accuracy(S[np.ix_(where[is_val], val)], y_val, k)
+        scores[i] = [topk_accuracy(S[np.ix_(where[is_val], val)], y_val, k)
                      for val, (is_val, _, _, y_val) in zip(splits, sides, strict=True)]
     return scores
 
@@ -195,7 +171,7 @@ def _trained_scores(cls: type, points: list[dict], X: Any, y: np.ndarray, E: np.
     path = path if path in points[0] and not cls.needs_source else None
     scores: dict[int, list[float]] = {i: [] for i in range(len(points))}
     for val in splits:
-        is_val, train_classes, ytr, yva = _split_sides(y, E.shape[0], val)
+        is_val, train_classes, ytr, yva = split_sides(y, val, np.arange(E.shape[0]))
         Xtr, Etr = X[~is_val], E[train_classes]
         Xva, Eva = X[is_val], E[val]
         if grid_fit:

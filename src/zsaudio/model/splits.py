@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["validation_splits"]
+from zsaudio.model.base import stable_topk
+
+__all__ = ["split_sides", "topk_accuracy", "validation_splits"]
 
 
 def validation_splits(
@@ -51,3 +53,44 @@ def validation_splits(
         raise ValueError(f"n_splits must be >= 1, got {n_splits}")
     rng = np.random.default_rng(seed)
     return [np.sort(rng.choice(present, size=n_val, replace=False)) for _ in range(n_splits)]
+
+
+def split_sides(y: np.ndarray, val: np.ndarray,
+                classes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The two sides of one validation split.
+
+    Parameters
+    ----------
+    y : np.ndarray of int, shape (n,)
+        Each clip's class, among ``classes``.
+    val : np.ndarray of int, sorted
+        The held-out classes.
+    classes : np.ndarray of int, sorted
+        The classes the training side chooses from (all class rows, or those with clips).
+
+    Returns
+    -------
+    (is_val (n,) bool, train_classes = classes minus val, y of the training clips re-indexed
+    into train_classes, y of the validation clips re-indexed into val)
+        Training sees only its classes; validation ranks only the held-out ones.
+
+    >>> split_sides(np.array([0, 1, 2, 3]), np.array([1, 3]), np.arange(5))
+    (array([False,  True, False,  True]), array([0, 2, 4]), array([0, 1]), array([0, 1]))
+    """
+    is_val = np.isin(y, val)
+    train_classes = np.setdiff1d(classes, val)
+    return (is_val, train_classes, np.searchsorted(train_classes, y[~is_val]),
+            np.searchsorted(val, y[is_val]))
+
+
+def topk_accuracy(scores: np.ndarray, y: np.ndarray, k: int = 1) -> float:
+    """Top-k accuracy of ``scores`` (n, C) for labels ``y`` (n,), ties to the lower index: what
+    ``ZeroShotEstimator.score`` computes from the decision function.
+
+    >>> topk_accuracy(np.array([[0.2, 0.8], [0.5, 0.5]]), np.array([1, 1]))
+    0.5
+    """
+    n_cand = scores.shape[1]
+    if not isinstance(k, (int, np.integer)) or not 1 <= k <= n_cand:
+        raise ValueError(f"k must be an integer in [1, {n_cand}] (candidates), got {k!r}")
+    return float(np.mean(np.any(stable_topk(scores, k) == y[:, None], axis=1)))
