@@ -20,7 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="one or more of word2vec, googlenews-subset, glove, minilm, mpnet; a sentence "
                    'encoder may carry a template: "minilm:the sound of {label}" (default minilm)')
     p.add_argument("--method", nargs="+", default=None, metavar="NAME",
-                   help="methods to run (default: all): bilinear eszsl sje devise conse ...")
+                   help="methods to run (default: bilinear conse conse-anchored conse-fewshot); "
+                   "any of bilinear eszsl sje devise conse conse-anchored conse-mix conse-fewshot")
+    p.add_argument("--all-methods", action="store_true",
+                   help="run every method of the report (the default run has the paper's model, "
+                   "ConSE and the best zero-shot and few-shot methods)")
     p.add_argument("--settings", nargs="+", type=int, default=[1, 2, 3, 4], choices=[1, 2, 3, 4])
     p.add_argument("--no-gzsl", action="store_true", help="skip the generalized zero-shot runs")
     p.add_argument("--no-50way", action="store_true", help="skip the 50-way protocol")
@@ -42,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         esc50=args.esc50, audio_encoder=args.audio_encoder, label_encoders=args.label_encoder,
         seeds=args.seeds, settings=args.settings,
         gzsl=not args.no_gzsl, fifty_way=not args.no_50way, methods=args.method,
+        all_methods=args.all_methods,
         workers=args.workers, cache_dir=args.cache, device=args.device,
     )
     reproduce(config, args.out, progress=not args.quiet)

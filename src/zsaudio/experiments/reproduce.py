@@ -28,29 +28,36 @@ from zsaudio.experiments import report
 from zsaudio.experiments.checkpoints import fingerprint, load_checkpoint, save_checkpoint
 from zsaudio.experiments.markdown import class_texts, slug, write_report
 from zsaudio.experiments.protocols import Split, all_class_split, gzsl_splits, make_splits, setting4_note
-from zsaudio.experiments.runner import Features, MethodSpec, SplitResult, run_tasks
+from zsaudio.experiments.runner import SELECTION_SEED, Features, MethodSpec, SplitResult, run_tasks
 from zsaudio.labels import get_label_encoder
 from zsaudio.labels.cache import CachedLabelEncoder
 from zsaudio.model import DEFAULT_SEARCH, METHODS, AudioFeatures
 from zsaudio.model.features import encoder_label_space
 
-#: Methods run by default and the settings each runs in (None: all). The paper's bilinear model
-#: and the ConSE family run everywhere; the other trained baselines in Setting 3 and GZSL (the
-#: comparison the paper's Setting 3 invites). ConSE-mix fits 45 ESZSL models per fit (9
-#: regularisers x 5 validation splits): Setting 3 only. conse-fewshot adds class prototypes
-#: only where every candidate has clips (Setting 4); elsewhere it ranks exactly as
-#: conse-anchored (tested), so it runs in Setting 4 only.
-DEFAULT_RUN: tuple[tuple[str, tuple | None], ...] = (
+#: Every method of the report and the settings each runs in (None: all). The other trained
+#: baselines run in Setting 3 and GZSL (the comparison the paper's Setting 3 invites). ConSE-mix
+#: fits 45 ESZSL models per fit (9 regularisers x 5 validation splits): Setting 3 only.
+#: conse-fewshot adds class prototypes only where every candidate has clips (Setting 4);
+#: elsewhere it ranks exactly as conse-anchored (tested), so it runs in Setting 4 only.
+ALL_METHODS: tuple[tuple[str, tuple | None], ...] = (
     ("bilinear", None), ("eszsl", (3, "gzsl")), ("sje", (3, "gzsl")), ("devise", (3, "gzsl")),
     ("conse", None), ("conse-anchored", None), ("conse-mix", (3,)), ("conse-fewshot", (4,)),
 )
+#: The default run: the paper's model, ConSE, and the report's best zero-shot and few-shot
+#: methods. The others run with ``methods=[...]`` (``--method``) or ``all_methods``.
+DEFAULT_METHODS = ("bilinear", "conse", "conse-anchored", "conse-fewshot")
+
+
+def all_methods() -> list[MethodSpec]:
+    """Every method of the report, with its fixed parameters and grid
+    (:data:`zsaudio.model.DEFAULT_SEARCH`) and the settings it runs in."""
+    return [MethodSpec(name, name, dict(DEFAULT_SEARCH[name][0]), dict(DEFAULT_SEARCH[name][1]), settings)
+            for name, settings in ALL_METHODS]
 
 
 def default_methods() -> list[MethodSpec]:
-    """The methods compared by default, with their fixed parameters and grids
-    (:data:`zsaudio.model.DEFAULT_SEARCH`) and the settings each runs in."""
-    return [MethodSpec(name, name, dict(DEFAULT_SEARCH[name][0]), dict(DEFAULT_SEARCH[name][1]), settings)
-            for name, settings in DEFAULT_RUN]
+    """The methods of the default run (:data:`DEFAULT_METHODS`)."""
+    return [s for s in all_methods() if s.method in DEFAULT_METHODS]
 
 
 @dataclass
@@ -66,7 +73,8 @@ class ReproduceConfig:
     settings: Sequence[int] = (1, 2, 3, 4)
     gzsl: bool = True
     fifty_way: bool = True
-    methods: Sequence[str] | None = None  # None: all of default_methods()
+    methods: Sequence[str] | None = None  # None: default_methods(), or all with all_methods
+    all_methods: bool = False
     workers: int | None = None
     cache_dir: str | None = None
     device: str = "cpu"
@@ -75,7 +83,8 @@ class ReproduceConfig:
     def protocol(self) -> dict:
         """What of the configuration results depend on, besides methods and encoders."""
         return {"seeds": self.seeds, "settings": list(self.settings), "gzsl": self.gzsl,
-                "fifty_way": self.fifty_way, "source_text": self.source_text}
+                "fifty_way": self.fifty_way, "source_text": self.source_text,
+                "selection": f"once per training-class set, seed {SELECTION_SEED}"}
 
 
 def label_encoder_from_spec(spec: str):
@@ -114,9 +123,10 @@ def _log(msg: str) -> None:
 
 
 def select_specs(config: ReproduceConfig, has_scores: bool) -> list[MethodSpec]:
-    """The methods of this run: ``config.methods`` of :func:`default_methods` (all if None),
-    less those that read class scores when the audio encoder has none."""
-    specs = default_methods()
+    """The methods of this run: ``config.methods`` of :func:`all_methods`, else all of them with
+    ``config.all_methods``, else :func:`default_methods`; less those that read class scores
+    when the audio encoder has none."""
+    specs = all_methods() if (config.methods or config.all_methods) else default_methods()
     if config.methods:
         unknown = set(config.methods) - {s.method for s in specs}
         if unknown:
@@ -183,8 +193,10 @@ def reproduce(config: ReproduceConfig, out: str | Path, progress: bool = True) -
         # they were reloaded from a checkpoint of an earlier invocation.
         "label_encoders": label_records,
         "methods": [asdict(s) for s in specs],
-        "hyperparameter_selection": "per split, on 25% of its training classes held out as "
-                                    "validation classes (zero-shot on them); test classes never seen",
+        "hyperparameter_selection": "once per method and training-class set (shared by the seeds "
+                                    "and folds that train on it), on 25% of the training classes "
+                                    "held out as validation classes (zero-shot on them), seed "
+                                    f"{SELECTION_SEED}; test classes never seen",
         "wall_time_s": {"total": round(wall, 1), "embedding": round(t_embed, 1)},
     }
     write_report(out, rows, all_results, data, record)

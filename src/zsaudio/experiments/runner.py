@@ -15,6 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from zsaudio.experiments.protocols import Split, SplitInfo
@@ -22,6 +23,9 @@ from zsaudio.model import METHODS, AudioFeatures, HeldOutClassSearch, SourceLabe
 from zsaudio.model.search import fit_method
 
 TOP_K = 3
+#: Seed of every hyper-parameter search (its validation classes and, for SGD methods, its runs):
+#: a choice depends on the training classes, not on the seed of the split that uses it.
+SELECTION_SEED = 0
 
 
 @dataclass
@@ -120,11 +124,14 @@ def run_split(spec: MethodSpec, split: Split, features: Features, targets: np.nd
               params: dict | None = None) -> SplitResult:
     """Fit ``spec`` on the split's training side and rank its candidates for the test clips.
 
-    ``params``: hyper-parameters already selected for this split (default: select now).
+    ``params``: hyper-parameters already selected for this split's training side (default:
+    select now, with :data:`SELECTION_SEED`); a ``seed`` among them becomes the split's seed.
     """
     if params is None:
         params = select_for_split(spec, features, split.selection_idx(targets),
-                                  split.selection_classes, targets, split.seed)
+                                  split.selection_classes, targets, SELECTION_SEED)
+    if "seed" in params:  # the split's seed drives the training; the search used SELECTION_SEED
+        params = {**params, "seed": split.seed}
     X, y, E = _training_side(features, split.train_idx, split.train_classes, targets)
     estimator = fit_method(spec.method, params, X, y, E, features.source)
     candidates = np.asarray(split.test_classes)
@@ -140,23 +147,19 @@ _SHARED: dict = {}
 
 
 def _select_task(task: tuple[int, int]) -> dict:
-    from threadpoolctl import threadpool_limits
-
     spec_i, split_i = task
     split, targets = _SHARED["splits"][split_i], _SHARED["targets"]
     with threadpool_limits(1):  # one BLAS thread per worker: the workers are the parallelism
         return select_for_split(_SHARED["specs"][spec_i], _SHARED["features"],
                                 split.selection_idx(targets), split.selection_classes, targets,
-                                split.seed)
+                                SELECTION_SEED)
 
 
 def _fit_task(task: tuple[int, int, dict]) -> SplitResult:
-    from threadpoolctl import threadpool_limits
-
     spec_i, split_i, params = task
     with threadpool_limits(1):
-        return run_split(_SHARED["specs"][spec_i], _SHARED["splits"][split_i],
-                         _SHARED["features"], _SHARED["targets"], params)
+        return run_split(_SHARED["specs"][spec_i], _SHARED["splits"][split_i], _SHARED["features"],
+                         _SHARED["targets"], params)
 
 
 def _map(fn, tasks: list, workers: int, bar) -> list:
@@ -180,16 +183,19 @@ def run_tasks(specs: Sequence[MethodSpec], splits: Sequence[Split], features: Fe
               desc: str = "splits") -> list[SplitResult]:
     """Run every method on every split; results in (method, split) order.
 
-    First the hyper-parameter selections, one per distinct (method, selection clips, seed),
-    so that splits sharing their training side (Setting 4's folds, Setting 3) share one;
-    then the fits. ``workers`` processes (default: the CPU count, at most 8); 1 runs here.
+    First the hyper-parameter selections, one per method and distinct training side (the
+    selection clips and classes), made with :data:`SELECTION_SEED`: splits that share their
+    training classes share one choice whatever their seed (Setting 3's seeds, Setting 4's folds,
+    Setting 2's seeds). Then the fits, each with its split's seed (SGD sample order, the
+    hybrids' inner validation splits; the few-shot draw is the split's own). ``workers``
+    processes (default: the CPU count, at most 8); 1 runs here.
     """
     targets = np.asarray(targets)
     pairs = [(i, j) for i in range(len(specs)) for j in range(len(splits))]
     keys = {}
     for i, j in pairs:
         sel = splits[j].selection_idx(targets)
-        keys[(i, j)] = (i, splits[j].seed, sel.tobytes(), splits[j].selection_classes)
+        keys[(i, j)] = (i, sel.tobytes(), splits[j].selection_classes)
     first = {}
     for pair, key in keys.items():
         first.setdefault(key, pair)
