@@ -8,7 +8,6 @@ by name on first use.
 from __future__ import annotations
 
 import importlib
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -120,20 +119,6 @@ def register_encoder(name: str):
     return decorate
 
 
-def resolve_device(device: str) -> str:
-    """``"cuda"`` when asked for and available, else ``"cpu"`` (with a warning if it was asked)."""
-    if device.startswith("cuda"):
-        import torch
-
-        if torch.cuda.is_available():
-            return device
-        warnings.warn("CUDA asked for but not available: using the CPU", stacklevel=3)
-        return "cpu"
-    if device != "cpu":
-        raise ValueError(f"unknown device {device!r}: use 'cpu' or 'cuda'")
-    return device
-
-
 def available_encoders() -> list[str]:
     """Names :func:`get_audio_encoder` accepts."""
     for module in ("yamnet", "vggish"):
@@ -147,8 +132,10 @@ def get_audio_encoder(name: str, device: str = "cpu", **options) -> AudioEncoder
     Parameters
     ----------
     name : {"yamnet", "vggish"}
-    device : {"cpu", "cuda"}, default "cpu"
-        "cuda" is used when available (VGGish); YAMNet's TFLite runs on the CPU.
+    device : str, default "cpu"
+        Where a torch model runs (VGGish): ``"cpu"``, ``"cuda[:N]"`` (an error where CUDA is
+        not available) or ``"auto"``, see :func:`zsaudio.device.resolve_device`. YAMNet's
+        TFLite runs on the CPU whatever is asked.
     **options
         Encoder options, e.g. ``patch_hop_seconds=0.48`` (YAMNet), ``weights="random"``,
         ``pca_params=None``, ``final_relu=False`` (VGGish); see each encoder class.
