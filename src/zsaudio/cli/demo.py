@@ -23,7 +23,7 @@ import json
 import sys
 from pathlib import Path
 
-from zsaudio.assets import cache_dir
+from zsaudio.assets import cache_subdir
 from zsaudio.classifier import (
     DEFAULT_AUDIO_ENCODER,
     DEFAULT_LABEL_ENCODER,
@@ -81,8 +81,8 @@ def default_model_path(args: argparse.Namespace, holdout: list[str], root: Path)
                       "label": args.label_encoder, "template": args.label_template,
                       "max": args.max_train_per_class, "esc50": str(root.resolve())}, sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    base = Path(args.cache) if args.cache else cache_dir()
-    return base / "models" / f"demo-{args.method}-{args.audio_encoder}-{args.label_encoder}-{digest}.npz"
+    name = f"demo-{args.method}-{args.audio_encoder}-{args.label_encoder}-{digest}.npz"
+    return cache_subdir("models", root=args.cache) / name
 
 
 def run(args: argparse.Namespace) -> int:

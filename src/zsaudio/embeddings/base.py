@@ -1,8 +1,9 @@
 """The audio-encoder interface, the per-clip result, and the encoder registry.
 
-Adding an encoder touches one file: a module ``zsaudio/embeddings/<name>.py`` whose encoder
-class is decorated with :func:`register_encoder`; :func:`get_audio_encoder` imports the module
-by name on first use.
+Adding an encoder: a module ``zsaudio/embeddings/<name>.py`` whose encoder class is decorated
+with :func:`register_encoder`, and its name in :data:`BUILTIN_ENCODERS` (so that the name is
+listed without importing the module); :func:`get_audio_encoder` imports the module by name on
+first use.
 """
 
 from __future__ import annotations
@@ -119,11 +120,19 @@ def register_encoder(name: str):
     return decorate
 
 
+#: The encoders that ship with zsaudio, each in the module ``zsaudio.embeddings.<name>``
+#: (imported on first use: VGGish's module imports torch).
+BUILTIN_ENCODERS = ("vggish", "yamnet")
+
+
 def available_encoders() -> list[str]:
-    """Names :func:`get_audio_encoder` accepts."""
-    for module in ("yamnet", "vggish"):
-        importlib.import_module(f"zsaudio.embeddings.{module}")
-    return sorted(_REGISTRY)
+    """Names :func:`get_audio_encoder` accepts: the built-in encoders and those registered
+    since, sorted. Imports no encoder module (cheap enough for ``--help``).
+
+    >>> available_encoders()[:2]
+    ['vggish', 'yamnet']
+    """
+    return sorted(set(BUILTIN_ENCODERS) | set(_REGISTRY))
 
 
 def get_audio_encoder(name: str, device: str = "cpu", **options) -> AudioEncoder:

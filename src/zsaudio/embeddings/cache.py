@@ -7,7 +7,8 @@ Layout under the cache folder::
     <encoder>-<config hash>/<sha[:2]>/<sha>.npz   patch_embeddings, patch_scores (optional)
     <encoder>-<config hash>/packs/<id>.pack       many clips in one file (read accelerator)
 
-Every write goes to a temporary file in the target folder, then ``os.replace``: a reader
+Every write goes through :func:`zsaudio.fileio.atomic_write` (a temporary file in the target
+folder, then ``os.replace``): a reader
 sees either nothing or a whole entry, so killing a run loses nothing already written, and
 concurrent runs on one cache at worst write the same entry twice. The ``paths.json`` index is
 only a shortcut: losing an update (two runs replacing it at once) only costs re-hashing.
@@ -26,10 +27,8 @@ unreadable while being read is skipped, and its clips are read from their per-cl
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
-import tempfile
 import uuid
 import zipfile
 from pathlib import Path
@@ -38,24 +37,12 @@ import numpy as np
 
 from zsaudio.assets import sha256_of
 from zsaudio.embeddings.base import ClipEmbedding
+from zsaudio.fileio import atomic_write, atomic_write_text
 
 PACK_FORMAT = 1
 """Version written into each pack; packs of another version are ignored."""
 MAX_PACKS = 8
 """More packs than this in one encoder folder are merged into one by :meth:`consolidate`."""
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def config_hash(config: dict) -> str:
@@ -123,9 +110,7 @@ def write_pack(path: Path, clips: dict[str, ClipEmbedding]) -> None:
     if shas and clips[shas[0]].patch_scores is not None:
         arrays["patch_scores"] = np.concatenate([clips[s].patch_scores for s in shas])
         arrays["scores"] = np.stack([clips[s].scores for s in shas])
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 class EmbeddingCache:
@@ -164,7 +149,7 @@ class EmbeddingCache:
         self.pack_folder = self.folder / "packs"
         config_file = self.folder / "config.json"
         if not config_file.exists():
-            atomic_write_bytes(config_file, json.dumps(config, indent=1, sort_keys=True).encode())
+            atomic_write_text(config_file, json.dumps(config, indent=1, sort_keys=True))
         self._index_file = self.root / "paths.json"
         self._index = self._read_index()
         self._new_keys: dict[str, str] = {}
@@ -207,7 +192,7 @@ class EmbeddingCache:
             return
         merged = self._read_index()
         merged.update(self._new_keys)
-        atomic_write_bytes(self._index_file, json.dumps(merged).encode())
+        atomic_write_text(self._index_file, json.dumps(merged))
         self._index.update(merged)
         self._new_keys.clear()
 
@@ -299,10 +284,8 @@ class EmbeddingCache:
 
     def put(self, sha: str, clip: ClipEmbedding) -> None:
         """Store a clip's patch outputs atomically (and stage it for the next pack)."""
-        buffer = io.BytesIO()
         arrays = {"patch_embeddings": clip.patch_embeddings}
         if clip.patch_scores is not None:
             arrays["patch_scores"] = clip.patch_scores
-        np.savez(buffer, **arrays)
-        atomic_write_bytes(self.entry_path(sha), buffer.getvalue())
+        atomic_write(self.entry_path(sha), lambda f: np.savez(f, **arrays))
         self.stage(sha, clip)

@@ -55,8 +55,8 @@ class ExtractionResult:
 
 
 def default_cache_dir() -> Path:
-    """``zsaudio.assets.cache_dir() / "embeddings"``."""
-    return assets.cache_dir() / "embeddings"
+    """``zsaudio.assets.cache_subdir("embeddings")`` (``embeddings`` in the cache)."""
+    return assets.cache_subdir("embeddings")
 
 
 def _reason(err: BaseException) -> str:

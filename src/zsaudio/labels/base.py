@@ -17,7 +17,6 @@ from __future__ import annotations
 import abc
 import hashlib
 import json
-import os
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -27,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from zsaudio.assets import cache_dir, sha256_of
+from zsaudio.assets import cache_subdir, sha256_of
+from zsaudio.fileio import atomic_write_text
 
 # Version tag of the word rule below; stored in config() so a change of rule shows in models.
 WORD_RULE = "lower-nfc-split-ws-underscore-punct-keep-intraword-hyphen-apostrophe/v1"
@@ -330,7 +330,7 @@ def file_identity(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     st = path.stat()
     key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-    memo = cache_dir() / "labels" / "sha256" / (hashlib.sha256(key.encode()).hexdigest() + ".json")
+    memo = cache_subdir("file-hashes") / (hashlib.sha256(key.encode()).hexdigest() + ".json")
     digest = None
     if st.st_size > (16 << 20):
         try:
@@ -340,15 +340,8 @@ def file_identity(path: str | Path) -> dict[str, Any]:
     if digest is None:
         digest = sha256_of(path)
         if st.st_size > (16 << 20):
-            _atomic_write_text(memo, json.dumps({"key": key, "sha256": digest}))
+            try:
+                atomic_write_text(memo, json.dumps({"key": key, "sha256": digest}))
+            except OSError:
+                pass  # a read-only cache only costs recomputing the hash next time
     return {"file": path.name, "size": st.st_size, "sha256": digest}
-
-
-def _atomic_write_text(dest: Path, text: str) -> None:
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f"{dest.name}.{os.getpid()}.part")
-        tmp.write_text(text)
-        os.replace(tmp, dest)
-    except OSError:
-        pass  # a read-only cache only costs recomputing the hash next time
