@@ -19,6 +19,7 @@ import numpy as np
 from zsaudio.audio.files import AUDIO_EXTENSIONS, expand_inputs
 from zsaudio.device import DEVICE_HELP
 from zsaudio.embeddings import available_encoders
+from zsaudio.embeddings.extract import embed_files
 from zsaudio.errors import EXIT_FAILURE, EXIT_OK, UserError
 from zsaudio.fileio import atomic_write, atomic_write_text, json_dumps
 
@@ -92,8 +93,6 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zsaudio.embeddings.extract import embed_files
-
     entries = embed_inputs(args.paths)
     paths = [p for p, err in entries if err is None]
     skipped = {p: err for p, err in entries if err is not None}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import inspect
 import json
 import re
 import unicodedata
@@ -281,6 +282,22 @@ def register_label_encoder(name: str) -> Callable[[Callable[..., LabelEncoder]],
 def available_label_encoders() -> list[str]:
     """Names accepted by :func:`get_label_encoder`, sorted."""
     return sorted(_REGISTRY)
+
+
+def label_encoder_options(name: str) -> list[str]:
+    """The options :func:`get_label_encoder` accepts for ``name`` (its factory's parameters).
+
+    >>> from zsaudio.labels import label_encoder_options
+    >>> label_encoder_options("glove")
+    ['phrases', 'vectors']
+    """
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown label encoder {name!r}; available: {', '.join(available_label_encoders())}"
+        ) from None
+    return list(inspect.signature(factory).parameters)
 
 
 def get_label_encoder(name: str, **options: Any) -> LabelEncoder:
