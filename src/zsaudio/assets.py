@@ -204,8 +204,8 @@ def find_asset(relpath: str) -> Path:
 
     Examples
     --------
-    >>> find_asset("yamnet/yamnet.tflite")  # doctest: +SKIP
-    PosixPath('/work/shared/assets/yamnet/yamnet.tflite')
+    >>> find_asset("yamnet/yamnet.tflite")
+    PosixPath('.../yamnet/yamnet.tflite')
     """
     roots = search_path()
     for root in roots:

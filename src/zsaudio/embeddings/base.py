@@ -93,7 +93,7 @@ class AudioEncoder(ABC):
 
         Examples
         --------
-        >>> enc = get_audio_encoder("yamnet")  # doctest: +SKIP
+        >>> enc = get_audio_encoder("yamnet")
         >>> enc.embed_waveform(np.zeros(80000, np.float32)).patch_embeddings.shape
         (10, 1024)
         """
@@ -151,7 +151,7 @@ def get_audio_encoder(name: str, device: str = "cpu", **options) -> AudioEncoder
 
     Examples
     --------
-    >>> enc = get_audio_encoder("yamnet")  # doctest: +SKIP
+    >>> enc = get_audio_encoder("yamnet")
     >>> enc.dim, len(enc.class_names)
     (1024, 521)
     """

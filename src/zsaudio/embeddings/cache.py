@@ -135,11 +135,14 @@ class EmbeddingCache:
 
     Examples
     --------
-    >>> cache = EmbeddingCache(tmp, "yamnet", enc.config())  # doctest: +SKIP
-    >>> cache.put(sha, clip); cache.get(sha).embedding.shape  # doctest: +SKIP
+    >>> import tempfile
+    >>> tmp, sha = tempfile.mkdtemp(), "ab" * 32
+    >>> clip = ClipEmbedding.from_patches(np.ones((3, 1024), np.float32))
+    >>> cache = EmbeddingCache(tmp, "yamnet", {"model_sha256": "..."})
+    >>> cache.put(sha, clip); cache.get(sha).embedding.shape
     (1024,)
-    >>> cache.consolidate(); EmbeddingCache(tmp, "yamnet", enc.config()).load_packs()  # doctest: +SKIP
-    1
+    >>> cache.consolidate().suffix, EmbeddingCache(tmp, "yamnet", {"model_sha256": "..."}).load_packs()
+    ('.pack', 1)
     """
 
     def __init__(self, root: str | os.PathLike, encoder_name: str, config: dict, staging: bool = True):

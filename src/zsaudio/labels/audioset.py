@@ -246,8 +246,10 @@ def encoder_source_embeddings(label_encoder, class_ids: Sequence[str],
 
     Example
     -------
-    >>> from zsaudio.labels import get_label_encoder                  # doctest: +SKIP
-    >>> S, mask = encoder_source_embeddings(get_label_encoder("glove"), yamnet_class_ids())  # doctest: +SKIP
+    >>> from zsaudio.labels import get_label_encoder
+    >>> S, mask = encoder_source_embeddings(get_label_encoder("glove"), yamnet_class_ids())
+    >>> S.shape, int(mask.sum())
+    ((521, 50), 517)
     """
     return embed_source_texts(label_encoder, source_label_texts(audioset_classes(class_ids), mode))
 

@@ -215,9 +215,10 @@ class LabelEncoder(abc.ABC):
 
         Examples
         --------
-        >>> enc = get_label_encoder("glove")  # doctest: +SKIP
-        >>> enc.coverage(["sea_waves"])[0].missing  # doctest: +SKIP
-        []
+        >>> from zsaudio.labels import get_label_encoder
+        >>> enc = get_label_encoder("glove")
+        >>> enc.coverage(["sea_waves", "qxzvbnq barking"])[1].missing
+        ['qxzvbnq']
         """
         return [self._coverage_one(x) for x in _check_labels(labels)]
 
@@ -241,8 +242,8 @@ class LabelEncoder(abc.ABC):
 
         Examples
         --------
-        >>> enc = get_label_encoder("glove")  # doctest: +SKIP
-        >>> enc.encode(["dog", "sea_waves"]).shape  # doctest: +SKIP
+        >>> from zsaudio.labels import get_label_encoder
+        >>> get_label_encoder("glove").encode(["dog", "sea_waves"]).shape
         (2, 50)
         """
         labels = _check_labels(labels)
@@ -319,8 +320,8 @@ def get_label_encoder(name: str, **options: Any) -> LabelEncoder:
 
     Examples
     --------
-    >>> enc = get_label_encoder("googlenews-subset")  # doctest: +SKIP
-    >>> enc.encode(["dog", "cat"]).shape  # doctest: +SKIP
+    >>> from zsaudio.labels import get_label_encoder
+    >>> get_label_encoder("googlenews-subset").encode(["dog", "cat"]).shape
     (2, 300)
     """
     try:

@@ -11,10 +11,16 @@ encoder. (A word-vector encoder still opens its memory-mapped vectors to say its
 
 Example
 -------
+>>> import tempfile
 >>> from zsaudio.labels import get_label_encoder
->>> enc = CachedLabelEncoder(get_label_encoder("minilm"))  # doctest: +SKIP
->>> enc.encode(["dog", "sea_waves"]).shape                 # doctest: +SKIP
-(2, 384)
+>>> folder = tempfile.mkdtemp()
+>>> enc = CachedLabelEncoder(get_label_encoder("glove"), cache_dir=folder)
+>>> enc.encode(["dog", "sea_waves"]).shape
+(2, 50)
+>>> again = CachedLabelEncoder(get_label_encoder("glove"), cache_dir=folder)
+>>> again.encoder.encode = None  # the vectors now come from the file alone
+>>> bool((again.encode(["sea_waves"]) == enc.encode(["sea_waves"])).all())
+True
 """
 
 from __future__ import annotations

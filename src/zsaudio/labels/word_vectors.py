@@ -407,8 +407,8 @@ def glove_encoder(phrases: bool = False, vectors: str | Path | None = None) -> W
 
     Examples
     --------
-    >>> enc = glove_encoder()  # doctest: +SKIP
-    >>> enc.encode(["crackling_fire"]).shape  # doctest: +SKIP
+    >>> enc = glove_encoder()
+    >>> enc.encode(["crackling_fire"]).shape
     (1, 50)
     """
     if vectors is not None:
