@@ -163,11 +163,16 @@ def summary(results: Path) -> str:
                f"{cls['what']}; medians of {len(c['runs'])} rounds, baseline commit "
                f"{cls['baseline_commit'][:7]}; same rankings and scores: "
                f"{cls['same_rankings_and_scores']}.", ""]
-        md += _table(["version", "process s (imports, load, classify)", "classify call s"],
-                     [["baseline", f"{b['seconds_total']:.2f}", f"{b['seconds_classify']:.2f}"],
-                      ["current", f"{c['seconds_total']:.2f}", f"{c['seconds_classify']:.2f}"],
+        key = "seconds_load_and_classify_min_in_process"
+        md += _table(["version", "process s (imports, load, classify)", "classify call s",
+                      "load + classify, warm process, min of 5 s"],
+                     [["baseline", f"{b['seconds_total']:.2f}", f"{b['seconds_classify']:.2f}",
+                       f"{b[key]:.3f}"],
+                      ["current", f"{c['seconds_total']:.2f}", f"{c['seconds_classify']:.2f}",
+                       f"{c[key]:.3f}"],
                       ["baseline / current", f"{cls['baseline_over_current_seconds_total']:.2f}×",
-                       f"{cls['baseline_over_current_seconds_classify']:.2f}×"]])
+                       f"{cls['baseline_over_current_seconds_classify']:.2f}×",
+                       f"{cls['baseline_over_current_' + key]:.2f}×"]])
         md.append("")
     return "\n".join(md)
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import struct
 import uuid
 import zipfile
 from pathlib import Path
@@ -56,19 +57,74 @@ def file_key(path: str | os.PathLike) -> str:
     return f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}"
 
 
+def map_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The arrays of an uncompressed ``.npz`` (as ``np.savez`` writes), memory-mapped read-only:
+    opening costs a few small reads whatever the file's size, and only the rows used are read.
+
+    Raises
+    ------
+    ValueError
+        A member that is compressed, not a ``.npy``, or holds Python objects.
+    zipfile.BadZipFile, OSError
+        Not a zip file; unreadable.
+
+    Examples
+    --------
+    >>> import io, tempfile
+    >>> path = tempfile.mkdtemp() + "/a.npz"
+    >>> np.savez(path, x=np.arange(6.0).reshape(3, 2), n=np.array(1))
+    >>> arrays = map_npz(path)
+    >>> arrays["x"][2], int(arrays["n"]), type(arrays["x"]).__name__
+    (memmap([4., 5.]), 1, 'memmap')
+    """
+    arrays: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(path) as archive, open(path, "rb") as f:
+        for info in archive.infolist():
+            if info.compress_type != zipfile.ZIP_STORED or not info.filename.endswith(".npy"):
+                raise ValueError(f"{path}: member {info.filename} is not an uncompressed .npy")
+            f.seek(info.header_offset)
+            local = f.read(30)  # the local file header: its name and extra field lengths
+            if local[:4] != b"PK\x03\x04":
+                raise ValueError(f"{path}: damaged zip header of {info.filename}")
+            name_length, extra_length = struct.unpack("<HH", local[26:30])
+            start = info.header_offset + 30 + name_length + extra_length
+            f.seek(start)
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                raise ValueError(f"{path}: .npy format {version} of {info.filename}")
+            if dtype.hasobject:
+                raise ValueError(f"{path}: {info.filename} holds Python objects")
+            name = info.filename[: -len(".npy")]
+            if int(np.prod(shape)) == 0 or shape == ():  # nothing to map: read it
+                f.seek(start)
+                arrays[name] = np.lib.format.read_array(f, allow_pickle=False)
+            else:
+                arrays[name] = np.memmap(path, dtype=dtype, mode="r", offset=f.tell(), shape=shape,
+                                         order="F" if fortran else "C")
+    return arrays
+
+
 class _Pack:
-    """One pack file loaded in memory: sha -> (start, stop) rows of the stacked arrays."""
+    """One pack file, memory-mapped: sha -> (start, stop) rows of the stacked arrays.
+
+    Opening a pack reads its hashes and offsets only; a clip's rows are read when used (a
+    ``classify`` of a few hundred clips from a cache of thousands reads those, not the rest).
+    """
 
     def __init__(self, path: Path):
-        with np.load(path, allow_pickle=False) as f:
-            if int(f["format"]) != PACK_FORMAT:
-                raise ValueError(f"{path}: pack format {int(f['format'])} != {PACK_FORMAT}")
-            shas = f["shas"]
-            offsets = f["offsets"].astype(np.int64)
-            self.patch_embeddings = f["patch_embeddings"]
-            self.patch_scores = f["patch_scores"] if "patch_scores" in f.files else None
-            self.embeddings = f["embeddings"]
-            self.scores = f["scores"] if self.patch_scores is not None else None
+        f = map_npz(path)
+        if int(f["format"]) != PACK_FORMAT:
+            raise ValueError(f"{path}: pack format {int(f['format'])} != {PACK_FORMAT}")
+        shas = f["shas"]
+        offsets = np.asarray(f["offsets"], dtype=np.int64)
+        self.patch_embeddings = f["patch_embeddings"]
+        self.patch_scores = f.get("patch_scores")
+        self.embeddings = f["embeddings"]
+        self.scores = f["scores"] if self.patch_scores is not None else None
         n_rows = len(self.patch_embeddings)
         if (
             len(offsets) != len(shas) + 1
