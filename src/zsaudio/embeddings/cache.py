@@ -8,20 +8,21 @@ Layout under the cache folder::
     <encoder>-<config hash>/packs/<id>.pack       many clips in one file (read accelerator)
 
 Every write goes through :func:`zsaudio.fileio.atomic_write` (a temporary file in the target
-folder, then ``os.replace``): a reader
-sees either nothing or a whole entry, so killing a run loses nothing already written, and
+folder, then ``os.replace``): a reader sees either nothing or a whole entry, so killing a run
+loses nothing already written, and
 concurrent runs on one cache at worst write the same entry twice. The ``paths.json`` index is
 only a shortcut: losing an update (two runs replacing it at once) only costs re-hashing.
 
 Per-clip entries are the ground truth, written as soon as a clip is computed. Reading
 thousands of small files back costs about a millisecond per clip, so at the end of a run the
 clips it used that are not packed yet are also written, together, as one immutable *pack*
-(an uncompressed npz: clip hashes, patch offsets, stacked patch outputs and clip means) that the next run
-reads with one ``np.load``. Packs are only ever added, never edited: a run that adds clips
-writes a new pack of just those; when there are more than :data:`MAX_PACKS`, one run merges
-them all into a single new pack and only then deletes the ones it merged. Two runs merging at
-once therefore at worst leave duplicate clips in two packs; a pack that disappears or is
-unreadable while being read is skipped, and its clips are read from their per-clip entries.
+(an uncompressed npz: clip hashes, patch offsets, stacked patch outputs and clip means) that
+the next run memory-maps (:func:`map_npz`), reading only the rows of the clips it uses.
+Packs are only ever added, never edited: a run that adds clips writes a new pack of just
+those; when there are more than :data:`MAX_PACKS`, one run merges them all into a single new
+pack and only then deletes the ones it merged. Two runs merging at once therefore at worst
+leave duplicate clips in two packs; a pack that disappears or is unreadable while being
+opened is skipped, and its clips are read from their per-clip entries.
 """
 
 from __future__ import annotations
@@ -185,9 +186,10 @@ class EmbeddingCache:
 
     Notes
     -----
-    :meth:`get` reads per-clip entries until :meth:`load_packs` is called (worth it for
-    more than a few dozen clips: a pack is read whole). Clips read from or written to
-    per-clip entries are remembered and written as a new pack by :meth:`consolidate`.
+    :meth:`get` reads per-clip entries until :meth:`load_packs` is called (done by
+    ``embed_files`` from :data:`~zsaudio.embeddings.extract.PACK_MIN_CLIPS` files on). Clips
+    read from or written to per-clip entries are remembered and written as a new pack by
+    :meth:`consolidate`.
 
     Examples
     --------
@@ -277,7 +279,7 @@ class EmbeddingCache:
         return packs, corrupt
 
     def load_packs(self) -> int:
-        """Read every pack into memory so that :meth:`get` finds packed clips without
+        """Open (memory-map) every pack so that :meth:`get` finds packed clips without
         touching their per-clip entries; returns the number of packed clips."""
         self._packs = self._read_packs(self.pack_paths())[0]
         return len({sha for p in self._packs for sha in p.rows})

@@ -6,11 +6,11 @@ cannot (YAMNet's TFLite) runs inside each worker. Each clip's result is stored i
 :class:`~zsaudio.embeddings.cache.EmbeddingCache` as soon as it is computed, so an interrupted
 run resumes where it stopped and a rerun reads everything back from disk.
 
-Packs (many clips in one file, read at once) are for bulk runs only: a run of at least
-:data:`PACK_MIN_CLIPS` files reads the packs and, when it ends normally, packs the clips it used
+Packs (many clips in one file) are for bulk runs only: a run of at least
+:data:`PACK_MIN_CLIPS` files opens the packs and, when it ends normally, packs the clips it used
 that no pack holds yet; a smaller run (``classify`` of a few clips) reads and writes per-clip
-entries only, so it neither pays for reading whole packs nor leaves a new pack per call. Its
-clips are packed by the next bulk run that uses them.
+entries only, so it does not leave a new pack (a duplicate of clips packed before) per call.
+Its clips are packed by the next bulk run that uses them.
 
 The flow of :func:`embed_files`: :func:`_cached_clips` answers what the cache holds; the rest
 goes to :class:`_Worker` (in this process, or one per worker process), whose results
@@ -76,8 +76,8 @@ def _reason(err: BaseException) -> str:
 
 
 PACK_MIN_CLIPS = 32
-"""From this many files on, ``embed_files`` reads the cache's packs (each is read whole) and
-packs the clips it used; smaller runs use per-clip entries only."""
+"""From this many files on, ``embed_files`` opens the cache's packs and packs the clips it used
+that no pack holds; smaller runs use per-clip entries only (no new pack per ``classify``)."""
 
 
 @dataclass
