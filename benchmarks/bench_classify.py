@@ -82,7 +82,7 @@ def setup(work: Path, env: dict) -> tuple[str, str, list[str], str]:
     """Train the model with this code; write the clip list. Returns child arguments."""
     os.environ.update(env)
     from zsaudio.classifier import ZeroShotClassifier
-    from zsaudio.labelled_audio import esc50_label, from_esc50
+    from zsaudio.datasets.labelled import esc50_label, from_esc50
 
     cache = str(work / "embeddings")
     train = from_esc50(exclude_classes=HOLDOUT, max_per_class=8)

@@ -68,7 +68,7 @@ def esc50_like(seed=0, n_train_classes=40, n_test_classes=10, per_class=40, D=10
 
 def real_data(features: Path, label_encoder: str) -> list[dict]:
     """Unseen-class accuracy and fit time on ESC-50 features, 5 random 40/10 class splits."""
-    from zsaudio.experiments.esc50 import load_esc50
+    from zsaudio.datasets.esc50 import load_esc50
     from zsaudio.labels import get_label_encoder
 
     with np.load(features, allow_pickle=False) as data:

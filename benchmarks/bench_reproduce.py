@@ -80,10 +80,11 @@ def run_one(name: str, out: str) -> dict:
 def prepare_cache() -> dict:
     """Embed (or read back) every ESC-50 clip with YAMNet into the default cache, and the
     label texts of the configurations into the label cache (the 50 classes and YAMNet's 521)."""
+    from zsaudio.datasets.esc50 import load_esc50
     from zsaudio.embeddings import get_audio_encoder
     from zsaudio.embeddings.extract import embed_files
-    from zsaudio.experiments.esc50 import load_esc50
-    from zsaudio.experiments.reproduce import class_texts, embed_classes, label_encoder_from_spec
+    from zsaudio.experiments.markdown import class_texts
+    from zsaudio.experiments.reproduce import embed_classes, label_encoder_from_spec
     from zsaudio.labels.audioset import encoder_source_embeddings
 
     data = load_esc50()

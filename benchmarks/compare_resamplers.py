@@ -39,7 +39,7 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(ROOT / "src"))
     from zsaudio.audio import mel, params
     from zsaudio.audio.io import resample
-    from zsaudio.labelled_audio import from_esc50
+    from zsaudio.datasets import from_esc50
 
     data = from_esc50(max_per_class=1)
     paths = data.paths[: args.clips]

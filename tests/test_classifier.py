@@ -24,8 +24,8 @@ from zsaudio.classifier import (
     fit_temperature,
     softmax,
 )
-from zsaudio.experiments.esc50 import load_esc50
-from zsaudio.labelled_audio import LabelledAudio, from_esc50
+from zsaudio.datasets.esc50 import load_esc50
+from zsaudio.datasets.labelled import LabelledAudio, from_esc50
 from zsaudio.labels import UnknownLabelError
 
 TRAIN = ["dog", "cat", "hen", "rain", "wind", "thunderstorm", "crying_baby", "laughing",

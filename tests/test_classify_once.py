@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from zsaudio.classifier import ZeroShotClassifier
+from zsaudio.datasets import from_esc50
 from zsaudio.embeddings import yamnet
-from zsaudio.labelled_audio import from_esc50
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 
 from zsaudio.classifier import DEFAULT_METHOD
 from zsaudio.cli.main import main
-from zsaudio.experiments.esc50 import load_esc50
+from zsaudio.datasets.esc50 import load_esc50
 
 TRAIN = ["dog", "cat", "rain", "wind", "crying_baby", "laughing", "clock_alarm", "siren"]
 HELD_OUT = ["rooster", "sea_waves", "church_bells", "coughing"]

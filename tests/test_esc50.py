@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from zsaudio.experiments.esc50 import CATEGORIES, class_category, load_esc50
+from zsaudio.datasets.esc50 import CATEGORIES, class_category, load_esc50
 
 
 def test_shared_esc50_all_clips_resolved():

@@ -14,9 +14,13 @@ import pytest
 from zsaudio.model.base import l2_normalize_rows as l2n
 from zsaudio.model.baselines import ESZSL
 from zsaudio.model.conse import ConSE
+from zsaudio.model.features import AudioFeatures, SourceLabelSpace
 from zsaudio.model.fewshot import FewShotConSE
 from zsaudio.model.hybrid import AnchoredConSE, ConSEMix, _accuracy, _class_splits, zscore_rows
-from zsaudio.model.selection import select_hyperparameters, validation_splits
+from zsaudio.model.selection import select_hyperparameters
+from zsaudio.model.splits import validation_splits
+
+space = SourceLabelSpace.from_vectors
 
 D_LABEL, K_SOURCE, D_AUDIO = 10, 40, 16
 
@@ -44,7 +48,7 @@ def _world(seed, n_classes=16, n_per=12, ties=False):
 def _anchored_reference(model, X, y, E, S):
     """AnchoredConSE.fit as a loop over lams, each solving for the full map V."""
     conse = ConSE(top_t=model.top_t, score_transform=model.score_transform,
-                  temperature=model.temperature).fit(source_embeddings=S)
+                  temperature=model.temperature).fit(source=space(S))
     F = l2n(conse.semantic_vectors(X))
     En = l2n(E)
     T = En[y]
@@ -52,21 +56,20 @@ def _anchored_reference(model, X, y, E, S):
     for _, val_cls, tr, va, _, y_val in _class_splits(y, model.val_fraction, model.n_val_splits,
                                                       model.seed):
         for lam in model.lams:
-            V = AnchoredConSE._solve(F[tr], T[tr], lam)
+            V = AnchoredConSE.solve_map(F[tr], T[tr], lam)
             acc = _accuracy(l2n(F[va] @ V) @ En[val_cls].T, y_val)
             results.setdefault((float(lam),), []).append(acc)
     keys = list(results)
     accuracy = np.array([np.mean(results[k]) for k in keys])
     (lam,) = keys[int(np.argmax(accuracy))]
-    return np.array(keys), accuracy, lam, AnchoredConSE._solve(F, T, lam)
+    return np.array(keys), accuracy, lam, AnchoredConSE.solve_map(F, T, lam)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_anchored_lam_search_equals_full_solves(seed):
     phi, S, y, scores, _ = _world(seed, ties=seed == 2)
     lams = (float("inf"), 100.0, 10.0, 1.0, 0.1, 0.01, 1e-3, 1e-4, 1e-6)
-    model = AnchoredConSE(lams=lams, n_val_splits=4, seed=seed).fit(scores, y, phi,
-                                                                     source_embeddings=S)
+    model = AnchoredConSE(lams=lams, n_val_splits=4, seed=seed).fit(scores, y, phi, source=space(S))
     grid, accuracy, lam, V = _anchored_reference(model, scores, y, phi, S)
     # Exact equality holds for these worlds (their ties are exact in both paths); two scores
     # within rounding of each other could flip a clip, since the two paths round differently.
@@ -85,7 +88,7 @@ def test_anchored_validation_accuracies_per_lam():
     lams = (float("inf"), 3.0, 0.3, 1e-5)
     fast = AnchoredConSE._validation_accuracies(F, T, F_val, E_val, y_val, lams)
     for lam, acc in zip(lams, fast, strict=True):
-        V = AnchoredConSE._solve(F, T, lam)
+        V = AnchoredConSE.solve_map(F, T, lam)
         assert acc == _accuracy(l2n(F_val @ V) @ E_val.T, y_val)
 
 
@@ -96,26 +99,26 @@ def test_anchored_validation_accuracies_per_lam():
 def _fewshot_reference(model, X, y, E, S):
     """FewShotConSE.fit as before the shared ConSE vectors: each episode fits an AnchoredConSE
     with the single lam and recomputes every feature space on all clips."""
-    emb, scores = X[:, :-model.n_scores], X[:, -model.n_scores:]
-    zeroshot = model._new_zeroshot().fit(scores, y, E, source_embeddings=S)
+    emb, scores = X.embeddings, X.scores
+    zeroshot = model._new_zeroshot().fit(scores, y, E, source=space(S))
     episode_zs = model._new_zeroshot().set_params(lams=(zeroshot.lam_,), n_val_splits=1)
 
-    def raw_features(space, zs):
-        if space == "embedding":
+    def raw_features(feature_space, zs):
+        if feature_space == "embedding":
             return emb
-        if space == "scores":
+        if feature_space == "scores":
             return scores
-        return l2n(zs._conse().semantic_vectors(scores)) @ zs.V_
+        return l2n(zs.conse_.semantic_vectors(scores)) @ zs.V_
 
     results = {}
     for val, shots, query in model._episodes(y):
         train = np.setdiff1d(np.arange(y.size), query)
-        zs = episode_zs.fit(scores[train], y[train], E, source_embeddings=S)
+        zs = episode_zs.fit(scores[train], y[train], E, source=space(S))
         z_zs = zscore_rows(zs.decision_function(scores[query], E[val]))
         y_query = np.searchsorted(val, y[query])
-        for i, space in enumerate(model.feature_spaces):
-            raw = raw_features(space, zs)
-            stats = model._statistics(space, raw[train])
+        for i, feature_space in enumerate(model.feature_spaces):
+            raw = raw_features(feature_space, zs)
+            stats = model._statistics(feature_space, raw[train])
             P = model._prototypes(stats.transform(raw[shots]), y[shots], val)
             z_proto = zscore_rows(stats.transform(raw[query]) @ P.T)
             for w in model.weights:
@@ -123,27 +126,27 @@ def _fewshot_reference(model, X, y, E, S):
                 results.setdefault((float(i), float(w)), []).append(acc)
     keys = list(results)
     accuracy = np.array([np.mean(results[k]) for k in keys])
-    space, weight = keys[int(np.argmax(accuracy))]
-    raw = raw_features(model.feature_spaces[int(space)], zeroshot)
-    stats = model._statistics(model.feature_spaces[int(space)], raw)
+    best_space, weight = keys[int(np.argmax(accuracy))]
+    feature_space = model.feature_spaces[int(best_space)]
+    raw = raw_features(feature_space, zeroshot)
+    stats = model._statistics(feature_space, raw)
     prototypes = model._prototypes(stats.transform(raw), y, np.unique(y))
-    return np.array(keys), accuracy, weight, model.feature_spaces[int(space)], prototypes
+    return np.array(keys), accuracy, weight, feature_space, prototypes
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_fewshot_episodes_equal_the_per_episode_fits(seed):
     phi, S, y, scores, emb = _world(seed, n_classes=20)
-    X = np.hstack([emb, scores])
-    model = FewShotConSE(n_scores=K_SOURCE, n_val_splits=3, seed=seed).fit(
-        X, y, phi, source_embeddings=S)
-    grid, accuracy, weight, space, prototypes = _fewshot_reference(model, X, y, phi, S)
+    X = AudioFeatures(emb, scores)
+    model = FewShotConSE(n_val_splits=3, seed=seed).fit(X, y, phi, source=space(S))
+    grid, accuracy, weight, feature_space, prototypes = _fewshot_reference(model, X, y, phi, S)
     np.testing.assert_array_equal(model.validation_grid_, grid)
     np.testing.assert_array_equal(model.validation_accuracy_, accuracy)
-    assert (model.weight_, model.feature_space_) == (weight, space)
+    assert (model.weight_, model.feature_space_) == (weight, feature_space)
     np.testing.assert_allclose(model.prototypes_, prototypes, rtol=1e-12, atol=1e-14)
-    reference_zs = model._new_zeroshot().fit(scores, y, phi, source_embeddings=S)
-    np.testing.assert_array_equal(model._zeroshot.V_, reference_zs.V_)
-    np.testing.assert_array_equal(model._zeroshot.validation_accuracy_,
+    reference_zs = model._new_zeroshot().fit(scores, y, phi, source=space(S))
+    np.testing.assert_array_equal(model.zeroshot_.V_, reference_zs.V_)
+    np.testing.assert_array_equal(model.zeroshot_.validation_accuracy_,
                                   reference_zs.validation_accuracy_)
 
 
@@ -191,10 +194,10 @@ def test_eszsl_fit_grid_mixes_normalisations_and_checks_penalties():
 
 def test_conse_mix_equals_separate_eszsl_fits():
     phi, S, y, scores, emb = _world(4)
-    X = np.hstack([emb, scores])
-    mix = ConSEMix(n_scores=K_SOURCE, n_val_splits=3, alphas=(0.1, 1.0), gammas=(0.1, 10.0))
-    mix.fit(X, y, phi, source_embeddings=S)
-    conse_all = ConSE().fit(source_embeddings=S).decision_function(scores, phi)
+    X = AudioFeatures(emb, scores)
+    mix = ConSEMix(n_val_splits=3, alphas=(0.1, 1.0), gammas=(0.1, 10.0))
+    mix.fit(X, y, phi, source=space(S))
+    conse_all = ConSE().fit(source=space(S)).decision_function(scores, phi)
     results = {}
     for fit_cls, val_cls, tr, va, y_fit, y_val in _class_splits(y, 0.25, 3, 0):
         zc = zscore_rows(conse_all[np.ix_(va, val_cls)])
@@ -243,9 +246,9 @@ def test_training_free_selection_equals_fitting_per_split(k, ties):
     y = np.where(y == 3, phi.shape[0] - 1, y)  # ...one of them with clips
     grid = {"top_t": [1, 3, 5], "score_transform": ["raw", "power"], "temperature": [1.0, 0.5]}
     res = select_hyperparameters("conse", grid, scores, y, phi, n_val_classes=0.3, n_splits=3,
-                                 k=k, fit_params={"source_embeddings": S})
+                                 k=k, source=space(S))
     ref = _selection_reference(ConSE, grid, scores, y, phi, 0.3, 3, k,
-                               {"source_embeddings": S})
+                               {"source": space(S)})
     assert [row["split_scores"] for row in res.table] == ref
     assert [{n: row[n] for n in grid} for row in res.table] == _points(grid)
 
@@ -254,7 +257,7 @@ def test_training_free_selection_checks_k():
     phi, S, y, scores, _ = _world(7)
     with pytest.raises(ValueError, match="k must be an integer"):
         select_hyperparameters("conse", {"top_t": [1, 2]}, scores, y, phi, n_val_classes=3,
-                               n_splits=2, k=4, fit_params={"source_embeddings": S})
+                               n_splits=2, k=4, source=space(S))
 
 
 def test_eszsl_selection_equals_fitting_per_split():

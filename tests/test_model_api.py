@@ -9,14 +9,19 @@ import pytest
 
 from zsaudio.model import (
     METHODS,
+    AudioFeatures,
     BilinearZSL,
     ZeroShotEstimator,
     make_estimator,
     register_method,
 )
 from zsaudio.model.base import NotFittedError
+from zsaudio.model.features import SourceLabelSpace
 from zsaudio.model.io import load_model, save_model
-from zsaudio.model.selection import select_hyperparameters, validation_splits
+from zsaudio.model.selection import select_hyperparameters
+from zsaudio.model.splits import validation_splits
+
+space = SourceLabelSpace.from_vectors
 
 
 def _data(seed=0, n=40, D=6, C=5, d=3):
@@ -66,11 +71,17 @@ def test_prediction_interface(method):
     with pytest.raises(NotFittedError, match="not fitted"):
         est.predict(X, E)
     assert est.fit(X, y, E) is est
-    assert est.input_kind == "embedding"
+    assert est.uses == ("embeddings",) and not est.needs_source and not est.training_free
     rng = np.random.default_rng(1)
     cand = rng.normal(size=(7, 3))
     S = est.decision_function(X, cand)
     assert S.shape == (40, 7)
+    # The whole AudioFeatures is accepted: the method reads its embeddings, ignores the scores.
+    clip_scores = rng.uniform(size=(40, 9))
+    np.testing.assert_array_equal(est.decision_function(AudioFeatures(X, clip_scores), cand), S)
+    np.testing.assert_array_equal(est.decision_function(AudioFeatures(embeddings=X), cand), S)
+    with pytest.raises(ValueError, match="embeddings, which these features lack"):
+        est.decision_function(AudioFeatures(scores=clip_scores), cand)
     top = est.predict_topk(X, cand, k=3)
     assert top.shape == (40, 3)
     np.testing.assert_array_equal(top[:, 0], est.predict(X, cand))
@@ -84,8 +95,22 @@ def test_prediction_interface(method):
         est.predict_topk(X, cand, k=8)
     with pytest.raises(ValueError, match="X has 5 columns but the estimator was fitted with 6"):
         est.predict(X[:, :5], cand)
+    with pytest.raises(ValueError, match="X has 5 columns but the estimator was fitted with 6"):
+        est.predict(AudioFeatures(X[:, :5], clip_scores), cand)
     with pytest.raises(ValueError, match="class_embeddings has 4 columns"):
         est.predict(X, rng.normal(size=(7, 4)))
+
+
+@pytest.mark.parametrize("method", EMBEDDING_METHODS)
+def test_source_is_accepted_and_ignored_by_embedding_methods(method):
+    X, y, E = _data()
+    plain = make_estimator(method, **FAST[method]).fit(X, y, E)
+    with_source = make_estimator(method, **FAST[method]).fit(
+        AudioFeatures(X, np.ones((40, 2))), y, E, source=space(np.eye(2, 3)))
+    assert not hasattr(with_source, "source_embeddings_")
+    np.testing.assert_array_equal(with_source.decision_function(X, E), plain.decision_function(X, E))
+    with pytest.raises(ValueError, match="learns from labelled clips"):
+        make_estimator(method, **FAST[method]).fit(source=space(np.eye(2, 3)))
 
 
 def test_classes_without_samples_are_allowed():
@@ -223,17 +248,21 @@ def test_select_hyperparameters_other_methods_and_errors():
         select_hyperparameters("zzz", {}, X, y, E, n_val_classes=3)
 
 
-def test_select_hyperparameters_passes_fit_params():
-    # ConSE (input_kind "scores") needs the source embeddings at fit time.
+def test_select_hyperparameters_passes_source():
+    # ConSE (uses ("scores",)) needs the encoder's label space at fit time.
     rng = np.random.default_rng(0)
     S = rng.normal(size=(10, 6))
     y = np.repeat(np.arange(10), 6)
     X = np.eye(10)[y] + 0.05 * rng.random(size=(60, 10))  # class scores peaked on the truth
     res = select_hyperparameters(
         "conse", {"top_t": [1, 3]}, X, y, S, n_val_classes=4, n_splits=2,
-        fit_params={"source_embeddings": S},
+        source=space(S),
     )
     assert res.best_params["top_t"] in (1, 3)
     assert max(row["mean_score"] for row in res.table) > 0.9
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match=r"give source=SourceLabelSpace"):
         select_hyperparameters("conse", {"top_t": [1]}, X, y, S, n_val_classes=4)
+    # The scores' width must be the number of source classes.
+    with pytest.raises(ValueError, match="10 class scores per clip but the source label space has 9"):
+        select_hyperparameters("conse", {"top_t": [1]}, X, y, S, n_val_classes=4,
+                               source=space(S[:9]))

@@ -41,7 +41,7 @@ def bilinear_problem(seed=0, n_seen=16, n_unseen=8, d=10, D=24, per_class=12, no
 
 @pytest.mark.parametrize("method", EMBEDDING_METHODS)
 def test_unseen_accuracy_far_above_chance(method):
-    assert METHODS[method].input_kind == "embedding"
+    assert METHODS[method].uses == ("embeddings",) and not METHODS[method].needs_source
     Xtr, ytr, Etr, Xte, yte, Ete = bilinear_problem()
     est = make_estimator(method, **PARAMS[method]).fit(Xtr, ytr, Etr)
     chance = 1 / len(Ete)

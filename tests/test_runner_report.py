@@ -1,15 +1,15 @@
 """Experiment runner and report on synthetic features drawn from a known bilinear model."""
 
 import json
-import pickle
 
 import numpy as np
 import pytest
 
 from zsaudio.experiments import report
+from zsaudio.experiments.markdown import write_report
 from zsaudio.experiments.protocols import all_class_split, gzsl_splits, make_splits
-from zsaudio.experiments.reproduce import write_report
 from zsaudio.experiments.runner import Features, MethodSpec, run_tasks
+from zsaudio.model.features import AudioFeatures, SourceLabelSpace
 
 N_PER_CLASS = 8
 
@@ -27,7 +27,8 @@ def synthetic():
     source = rng.normal(size=(K, d)).astype(np.float32)
     scores = 1 / (1 + np.exp(-(class_emb[targets] @ source.T) / 2))
     folds = np.tile(np.repeat(np.arange(1, 6), N_PER_CLASS // 5 + 1)[:N_PER_CLASS], 50)
-    return Features(X.astype(np.float32), scores.astype(np.float32), class_emb, source), targets, folds
+    audio = AudioFeatures(X.astype(np.float32), scores.astype(np.float32))
+    return Features(audio, class_emb, SourceLabelSpace.from_vectors(source)), targets, folds
 
 
 SPECS = [MethodSpec("bilinear", "bilinear", {"epochs": 5}, {"learning_rate": [0.01, 0.1]}),
@@ -57,7 +58,7 @@ def test_settings_above_chance_and_report(synthetic, tmp_path):
     table = report.setting_table(rows, 3)
     assert "paper (VGGish + Word2Vec, Alg. 1)" in table and "26.0" in table and "bilinear" in table
     # report files
-    from zsaudio.experiments.esc50 import Esc50
+    from zsaudio.datasets.esc50 import Esc50
 
     data = Esc50(tmp_path, [tmp_path / f"{i}.wav" for i in range(len(targets))], targets, folds,
                  [f"class_{i}" for i in range(50)], len(targets))
@@ -105,27 +106,29 @@ def test_mean_std_and_chance():
 
 
 def test_checkpoint_round_trip_and_fingerprint(synthetic, tmp_path):
-    from zsaudio.experiments.reproduce import (
-        ReproduceConfig,
-        _fingerprint,
-        _load_checkpoint,
-        _save_checkpoint,
-    )
+    from zsaudio.experiments.checkpoints import fingerprint, load_checkpoint, save_checkpoint
+    from zsaudio.experiments.reproduce import ReproduceConfig
 
     features, targets, _ = synthetic
     results = run_tasks(SPECS[1:2], make_splits(3, targets, 0), features, targets, 1, False)
-    config = ReproduceConfig(seeds=1)
-    fp = _fingerprint(config, SPECS[1], {"name": "x"}, {"name": "a"}, targets)
-    assert fp != _fingerprint(config, SPECS[0], {"name": "x"}, {"name": "a"}, targets)
-    path = tmp_path / "checkpoints" / "x.pkl"
-    _save_checkpoint(path, fp, results, 12.34)
-    again, seconds = _load_checkpoint(path, fp)
+    protocol = ReproduceConfig(seeds=1).protocol()
+    fp = fingerprint(SPECS[1], protocol, {"name": "x"}, {"name": "a"}, targets)
+    assert fp != fingerprint(SPECS[0], protocol, {"name": "x"}, {"name": "a"}, targets)
+    path = tmp_path / "checkpoints" / "x.json"
+    save_checkpoint(path, fp, results, 12.34)
+    again, seconds = load_checkpoint(path, fp)
     assert seconds == 12.3
-    assert [r.topk.tolist() for r in again] == [r.topk.tolist() for r in results]
-    other = _fingerprint(ReproduceConfig(seeds=2), SPECS[1], {"name": "x"}, {"name": "a"}, targets)
-    assert other != fp and _load_checkpoint(path, other) is None
+    for a, b in zip(again, results, strict=True):  # every field, arrays and types included
+        assert a.topk.tolist() == b.topk.tolist() and a.y_true.tolist() == b.y_true.tolist()
+        assert (a.setting, a.train_category, a.eval_category, a.fold, a.seed, a.train_classes,
+                a.test_classes, a.method, a.params, a.chosen) == (
+            b.setting, b.train_category, b.eval_category, b.fold, b.seed, b.train_classes,
+            b.test_classes, b.method, b.params, b.chosen)
+    other = fingerprint(SPECS[1], ReproduceConfig(seeds=2).protocol(), {"name": "x"}, {"name": "a"},
+                        targets)
+    assert other != fp and load_checkpoint(path, other) is None
     path.write_bytes(b"truncated")
-    assert _load_checkpoint(path, fp) is None
+    assert load_checkpoint(path, fp) is None
 
 
 def test_class_indices_refuses_unknown_targets():
@@ -153,15 +156,15 @@ def test_reproduce_end_to_end_resumes_per_method(synthetic, tmp_path, monkeypatc
     checkpoint and writes the same report; another method computes only that method."""
     from types import SimpleNamespace
 
+    from zsaudio.datasets.esc50 import Esc50
     from zsaudio.experiments import reproduce as rp
-    from zsaudio.experiments.esc50 import Esc50
 
     features, targets, folds = synthetic
     n = len(targets)
     data = Esc50(tmp_path, [tmp_path / f"{i}.wav" for i in range(n)], targets, folds,
                  [f"class_{i}" for i in range(50)], n)
-    extraction = SimpleNamespace(ok=np.ones(n, bool), failures={}, embeddings=features.embeddings,
-                                 scores=features.scores, encoder_config={"name": "fake"})
+    extraction = SimpleNamespace(ok=np.ones(n, bool), failures={}, embeddings=features.audio.embeddings,
+                                 scores=features.audio.scores, encoder_config={"name": "fake"})
 
     class Encoder:
         def config(self):
@@ -173,8 +176,7 @@ def test_reproduce_end_to_end_resumes_per_method(synthetic, tmp_path, monkeypatc
     monkeypatch.setattr(rp, "embed_classes", lambda enc, texts: (features.class_embeddings,
                                                                  list(range(50)), {}))
     monkeypatch.setattr(rp, "get_audio_encoder", lambda name: SimpleNamespace(class_ids=["x"]))
-    monkeypatch.setattr(rp, "encoder_source_embeddings",
-                        lambda enc, ids, mode: (features.source_embeddings, None))
+    monkeypatch.setattr(rp, "encoder_label_space", lambda enc, ids, mode: features.source)
     monkeypatch.setattr(rp, "default_methods", lambda: SPECS)
     config = rp.ReproduceConfig(esc50=str(tmp_path), label_encoders=["fake"], seeds=1,
                                 settings=[3], gzsl=False, fifty_way=True, workers=1,
@@ -182,7 +184,7 @@ def test_reproduce_end_to_end_resumes_per_method(synthetic, tmp_path, monkeypatc
     out = tmp_path / "out"
     first = rp.reproduce(config, out, progress=False)
     assert set(first) >= {"bilinear · fake", "conse · fake"}
-    assert (out / "report.md").is_file() and (out / "checkpoints" / "fake" / "bilinear.pkl").is_file()
+    assert (out / "report.md").is_file() and (out / "checkpoints" / "fake" / "bilinear.json").is_file()
     report_text = (out / "results.csv").read_text()
 
     def refuse(*a, **k):
@@ -219,12 +221,8 @@ def test_setting1_table_has_every_category():
 
 def test_choices_made_inside_fit_are_recorded_and_reported(synthetic, tmp_path):
     """A hybrid's own validation choices (here conse-anchored's lam) reach SplitResult.chosen,
-    selected_params.csv and the report's summary; results from checkpoints written before
-    ``chosen`` existed still summarise."""
-    from dataclasses import fields
-
-    from zsaudio.experiments.reproduce import selected_params_summary, write_selected_params
-    from zsaudio.experiments.runner import SplitResult
+    selected_params.csv and the report's summary."""
+    from zsaudio.experiments.markdown import selected_params_summary, write_selected_params
     from zsaudio.model import make_estimator
 
     features, targets, _ = synthetic
@@ -232,27 +230,18 @@ def test_choices_made_inside_fit_are_recorded_and_reported(synthetic, tmp_path):
     spec = MethodSpec("conse-anchored", "conse-anchored")
     (result,) = run_tasks([spec], [split], features, targets, workers=1, progress=False)
     direct = make_estimator("conse-anchored", seed=split.seed).fit(
-        features.scores[split.train_idx],
+        features.audio.scores[split.train_idx],
         np.searchsorted(split.train_classes, targets[split.train_idx]),
         features.class_embeddings[list(split.train_classes)],
-        source_embeddings=features.source_embeddings)
+        source=features.source)
     assert result.chosen == {"lam": float(direct.lam_)} == direct.chosen_params()
     bilinear = run_tasks(SPECS[:1], [split], features, targets, workers=1, progress=False)[0]
     assert bilinear.chosen == {}
 
-    # A result pickled before "chosen" existed unpickles as "not recorded" (None), not as {}.
-    written_before = object.__new__(SplitResult)
-    object.__setattr__(written_before, "__dict__", {f.name: getattr(result, f.name)
-                                                    for f in fields(result) if f.name != "chosen"})
-    old = pickle.loads(pickle.dumps(written_before))
-    assert old.chosen is None and "chosen=None" in repr(old)
-    assert pickle.loads(pickle.dumps(result)).chosen == result.chosen
-
-    write_selected_params(tmp_path / "p.csv", [result, old])
+    write_selected_params(tmp_path / "p.csv", [result, bilinear])
     text = (tmp_path / "p.csv").read_text()
     assert json.dumps({"lam": float(direct.lam_)}) in text.replace('""', '"')
-    assert "not recorded" in text
-    lines = selected_params_summary([result, old])
+    lines = selected_params_summary([result, bilinear])
     assert any(f"lam (in fit): {float(direct.lam_)} ×1" in line for line in lines), lines
 
 

@@ -32,11 +32,11 @@ from zsaudio.classifier import (
     ZeroShotClassifier,
 )
 from zsaudio.cli.classify import format_text
+from zsaudio.datasets.esc50 import load_esc50
+from zsaudio.datasets.labelled import esc50_label, from_esc50, resolve_esc50_classes
 from zsaudio.device import DEVICE_HELP
 from zsaudio.embeddings import available_encoders
 from zsaudio.errors import EXIT_FAILURE, EXIT_OK, UserError
-from zsaudio.experiments.esc50 import load_esc50
-from zsaudio.labelled_audio import esc50_label, from_esc50, resolve_esc50_classes
 from zsaudio.labels import available_label_encoders
 from zsaudio.model import METHODS
 

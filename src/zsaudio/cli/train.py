@@ -22,10 +22,10 @@ from zsaudio.classifier import (
     DEFAULT_METHOD,
     ZeroShotClassifier,
 )
+from zsaudio.datasets.labelled import class_counts, concat, from_esc50, load_labelled_audio
 from zsaudio.device import DEVICE_HELP
 from zsaudio.embeddings import available_encoders
 from zsaudio.errors import UserError
-from zsaudio.labelled_audio import class_counts, concat, from_esc50, load_labelled_audio
 from zsaudio.labels import available_label_encoders
 from zsaudio.model import METHODS
 

@@ -6,7 +6,7 @@ Algorithm 1, all 2000 ESC-50 clips. These are the paper's numbers, shown beside 
 
 from __future__ import annotations
 
-from zsaudio.experiments.esc50 import CATEGORIES
+from zsaudio.datasets.esc50 import CATEGORIES
 
 # Table 2: Setting 1, per category.
 SETTING1 = dict(zip(CATEGORIES, [60.2, 83.0, 75.5, 88.5, 74.7], strict=True))

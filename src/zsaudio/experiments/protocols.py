@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from zsaudio.experiments.esc50 import CATEGORIES, CLASSES_PER_CATEGORY, N_CLASSES
+from zsaudio.datasets.esc50 import CATEGORIES, CLASSES_PER_CATEGORY, N_CLASSES
 
 SETTINGS = (1, 2, 3, 4)
 SETTING4_FOLDS = 8

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from zsaudio.datasets.esc50 import CATEGORIES
 from zsaudio.experiments import paper
-from zsaudio.experiments.esc50 import CATEGORIES
 from zsaudio.experiments.runner import SplitResult
 
 GroupKey = tuple  # (method, setting, train_category, eval_category)

@@ -4,15 +4,12 @@ Embeds every present ESC-50 clip (cached), embeds the class labels with each lab
 runs every method on every split of every setting for every seed, and writes the report:
 ``report.md`` (Tables 2–4 beside the paper's numbers and chance), ``results.csv`` (one row per
 method, setting, category and seed), ``summary.json``, ``run.json`` (the record of the run),
-Setting 3 confusion matrices and per-class accuracy as PNG.
+Setting 3 confusion matrices and per-class accuracy as PNG. Each method's results with each
+label encoder are checkpointed (:mod:`zsaudio.experiments.checkpoints`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import pickle
 import platform
 import subprocess
 import sys
@@ -24,41 +21,36 @@ from pathlib import Path
 import numpy as np
 
 import zsaudio
+from zsaudio.datasets.esc50 import Esc50, load_esc50
 from zsaudio.embeddings import get_audio_encoder
 from zsaudio.embeddings.extract import embed_files
 from zsaudio.experiments import report
-from zsaudio.experiments.esc50 import CATEGORIES, Esc50, load_esc50
-from zsaudio.experiments.protocols import all_class_split, gzsl_splits, make_splits, setting4_note
+from zsaudio.experiments.checkpoints import fingerprint, load_checkpoint, save_checkpoint
+from zsaudio.experiments.markdown import class_texts, slug, write_report
+from zsaudio.experiments.protocols import Split, all_class_split, gzsl_splits, make_splits, setting4_note
 from zsaudio.experiments.runner import Features, MethodSpec, SplitResult, run_tasks
-from zsaudio.labels import get_label_encoder, label_text
-from zsaudio.labels.audioset import encoder_source_embeddings
+from zsaudio.labels import get_label_encoder
 from zsaudio.labels.cache import CachedLabelEncoder
+from zsaudio.model import DEFAULT_SEARCH, METHODS, AudioFeatures
+from zsaudio.model.features import encoder_label_space
+
+#: Methods run by default and the settings each runs in (None: all). The paper's bilinear model
+#: and the ConSE family run everywhere; the other trained baselines in Setting 3 and GZSL (the
+#: comparison the paper's Setting 3 invites). ConSE-mix fits 45 ESZSL models per fit (9
+#: regularisers x 5 validation splits): Setting 3 only. conse-fewshot adds class prototypes
+#: only where every candidate has clips (Setting 4); elsewhere it ranks exactly as
+#: conse-anchored (tested), so it runs in Setting 4 only.
+DEFAULT_RUN: tuple[tuple[str, tuple | None], ...] = (
+    ("bilinear", None), ("eszsl", (3, "gzsl")), ("sje", (3, "gzsl")), ("devise", (3, "gzsl")),
+    ("conse", None), ("conse-anchored", None), ("conse-mix", (3,)), ("conse-fewshot", (4,)),
+)
 
 
 def default_methods() -> list[MethodSpec]:
-    """The methods compared by default, with the hyper-parameter grids searched on
-    validation classes and the settings each runs in. The paper's bilinear model and the
-    ConSE family run everywhere; the other trained baselines in Setting 3 and GZSL (the
-    comparison the paper's Setting 3 invites), which keeps a full run within minutes."""
-    return [
-        MethodSpec("bilinear", "bilinear", {},
-                   {"learning_rate": [0.001, 0.003, 0.01], "epochs": [5, 10, 20]}),
-        MethodSpec("eszsl", "eszsl", {}, {"alpha": [0.1, 1.0, 10.0], "gamma": [0.1, 1.0, 10.0]},
-                   (3, "gzsl")),
-        MethodSpec("sje", "sje", {}, {"learning_rate": [0.01, 0.03]}, (3, "gzsl")),
-        MethodSpec("devise", "devise", {}, {"learning_rate": [0.01, 0.03]}, (3, "gzsl")),
-        MethodSpec("conse", "conse", {}, {"top_t": [1, 3, 5, 10],
-                                          "score_transform": ["raw", "power"],
-                                          "temperature": [1.0, 2.0, 4.0]}),
-        # The hybrids choose their own mixing weight / shrinkage on validation classes
-        # inside fit (ConSE is one end of each search), so no outer grid. ConSE-mix fits
-        # 45 ESZSL models per fit (9 regularisers x 5 validation splits): Setting 3 only.
-        MethodSpec("conse-anchored", "conse-anchored"),
-        MethodSpec("conse-mix", "conse-mix", settings=(3,)),
-        # Adds class prototypes only where every candidate has clips (Setting 4); elsewhere
-        # it ranks exactly as conse-anchored (tested), so it runs in Setting 4 only.
-        MethodSpec("conse-fewshot", "conse-fewshot", settings=(4,)),
-    ]
+    """The methods compared by default, with their fixed parameters and grids
+    (:data:`zsaudio.model.DEFAULT_SEARCH`) and the settings each runs in."""
+    return [MethodSpec(name, name, dict(DEFAULT_SEARCH[name][0]), dict(DEFAULT_SEARCH[name][1]), settings)
+            for name, settings in DEFAULT_RUN]
 
 
 @dataclass
@@ -80,8 +72,10 @@ class ReproduceConfig:
     device: str = "cpu"
     extra: dict = field(default_factory=dict)
 
-
-CONFUSION_METHODS = ("bilinear", "conse-anchored")
+    def protocol(self) -> dict:
+        """What of the configuration results depend on, besides methods and encoders."""
+        return {"seeds": self.seeds, "settings": list(self.settings), "gzsl": self.gzsl,
+                "fifty_way": self.fifty_way, "source_text": self.source_text}
 
 
 def label_encoder_from_spec(spec: str):
@@ -89,11 +83,6 @@ def label_encoder_from_spec(spec: str):
     with its vectors cached on disk (a warm run never loads a sentence model)."""
     name, _, template = spec.partition(":")
     return CachedLabelEncoder(get_label_encoder(name, **({"template": template} if template else {})))
-
-
-def class_texts(data: Esc50) -> list[str]:
-    """ESC-50 class names as label text ("sea_waves" → "sea waves")."""
-    return [label_text(name) for name in data.class_names]
 
 
 def embed_classes(encoder, texts: Sequence[str]) -> tuple[np.ndarray, list[int], dict]:
@@ -111,50 +100,6 @@ def embed_classes(encoder, texts: Sequence[str]) -> tuple[np.ndarray, list[int],
     return emb, available, dropped
 
 
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in text).strip("_")
-
-
-def _fingerprint(config: ReproduceConfig, spec: MethodSpec, label_config: dict,
-                 audio_config: dict, targets: np.ndarray) -> str:
-    """What one method's results with one label encoder depend on; a checkpoint is reused
-    only if it matches."""
-    key = {"spec": asdict(spec), "label": label_config, "audio": audio_config,
-           "seeds": config.seeds, "settings": list(config.settings), "gzsl": config.gzsl,
-           "fifty_way": config.fifty_way, "source_text": config.source_text,
-           "targets": hashlib.sha256(np.asarray(targets).tobytes()).hexdigest(),
-           "version": zsaudio.__version__}
-    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _load_checkpoint(path: Path, fingerprint: str) -> tuple[list[SplitResult], float | None] | None:
-    """``(results, seconds they took to compute)`` of a matching checkpoint, else None
-    (the seconds are None for checkpoints written before they were recorded)."""
-    if not path.is_file():
-        return None
-    try:
-        with open(path, "rb") as fh:
-            saved = pickle.load(fh)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
-        return None
-    if saved.get("fingerprint") != fingerprint:
-        return None
-    return saved["results"], saved.get("compute_s")
-
-
-def _save_checkpoint(path: Path, fingerprint: str, results: list[SplitResult],
-                     compute_s: float) -> None:
-    """Atomically save one method's results with one label encoder (and the seconds they
-    took), so an interrupted run resumes after it and the report can be rewritten without
-    recomputation, still saying what the computation cost."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        pickle.dump({"fingerprint": fingerprint, "results": results,
-                     "compute_s": round(compute_s, 1)}, fh)
-    os.replace(tmp, path)
-
-
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
@@ -166,6 +111,33 @@ def _git_commit() -> str | None:
 
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def select_specs(config: ReproduceConfig, has_scores: bool) -> list[MethodSpec]:
+    """The methods of this run: ``config.methods`` of :func:`default_methods` (all if None),
+    less those that read class scores when the audio encoder has none."""
+    specs = default_methods()
+    if config.methods:
+        unknown = set(config.methods) - {s.method for s in specs}
+        if unknown:
+            raise ValueError(f"unknown method(s) {sorted(unknown)}; "
+                             f"choose from {[s.method for s in specs]}")
+        specs = [s for s in specs if s.method in config.methods]
+    if not has_scores:
+        specs = [s for s in specs if "scores" not in METHODS[s.method].uses]
+    return specs
+
+
+def protocol_splits(config: ReproduceConfig, targets: np.ndarray, folds: np.ndarray,
+                    available: Sequence[int]) -> list[Split]:
+    """Every split of the run: each setting and seed, GZSL, and the 50-way protocol."""
+    splits = [sp for setting in config.settings for seed in range(config.seeds)
+              for sp in make_splits(setting, targets, seed, available)]
+    if config.gzsl:
+        splits += [sp for seed in range(config.seeds) for sp in gzsl_splits(targets, folds, seed, available)]
+    if config.fifty_way:
+        splits.append(all_class_split(targets, available))
+    return splits
 
 
 def reproduce(config: ReproduceConfig, out: str | Path, progress: bool = True) -> dict:
@@ -180,78 +152,23 @@ def reproduce(config: ReproduceConfig, out: str | Path, progress: bool = True) -
     ok = extraction.ok
     for path, reason in extraction.failures.items():
         _log(f"failed: {path}: {reason}")
-    targets = data.targets[ok]
-    folds = data.folds[ok]
+    targets, folds = data.targets[ok], data.folds[ok]
+    audio = AudioFeatures(extraction.embeddings[ok],
+                          None if extraction.scores is None else extraction.scores[ok])
     t_embed = time.time() - t0
 
-    specs = default_methods()
-    if config.methods:
-        unknown = set(config.methods) - {s.method for s in specs}
-        if unknown:
-            raise ValueError(f"unknown method(s) {sorted(unknown)}; "
-                             f"choose from {[s.method for s in specs]}")
-        specs = [s for s in specs if s.method in config.methods]
-    if extraction.scores is None:
-        specs = [s for s in specs if s.input_kind == "embedding"]
-
-    texts = class_texts(data)
-    # The audio encoder's own classes (for ConSE-like methods), looked up once for all
-    # label encoders.
+    specs = select_specs(config, extraction.scores is not None)
+    # The audio encoder's own classes (for ConSE-like methods), looked up once.
     source_class_ids = None
-    if extraction.scores is not None and any(s.input_kind != "embedding" for s in specs):
+    if extraction.scores is not None and any(METHODS[s.method].needs_source for s in specs):
         source_class_ids = get_audio_encoder(config.audio_encoder).class_ids
     all_results: list[SplitResult] = []
     label_records = {}
     for label_name in config.label_encoders:
-        encoder = label_encoder_from_spec(label_name)
-        class_emb, available, dropped = embed_classes(encoder, texts)
-        source = None
-        if source_class_ids:
-            source, _ = encoder_source_embeddings(encoder, source_class_ids, config.source_text)
-        features = Features(extraction.embeddings[ok], None if extraction.scores is None
-                            else extraction.scores[ok], class_emb, source)
-        label_config = encoder.config()
-        label_records[label_name] = {"config": label_config, "classes_used": len(available),
-                                     "dropped_classes": dropped}
-        if dropped:
-            _log(f"{label_name}: {len(available)} of 50 classes fully covered; "
-                 f"dropped {sorted(dropped)}")
-        note = setting4_note(targets, available) if 4 in config.settings else None
-        if note:
-            label_records[label_name]["note"] = note
-            _log(f"{label_name}: {note}")
-        named = [replace(s, label=f"{s.label} · {label_name}") for s in specs]
-        splits = [sp for setting in config.settings for seed in range(config.seeds)
-                  for sp in make_splits(setting, targets, seed, available)]
-        if config.gzsl:
-            splits += [sp for seed in range(config.seeds)
-                       for sp in gzsl_splits(targets, folds, seed, available)]
-        if config.fifty_way:
-            splits.append(all_class_split(targets, available))
-        # One checkpoint per label encoder and method: an interrupted run resumes after the
-        # last finished method, and adding a method to a finished report computes only it.
-        methods_record = label_records[label_name]["methods"] = {}
-        for base, spec in zip(specs, named, strict=True):
-            # keyed by the spec's own label: two specs of one method must not share a file
-            checkpoint = out / "checkpoints" / _slug(label_name) / f"{_slug(base.label)}.pkl"
-            fingerprint = _fingerprint(config, spec, label_config, extraction.encoder_config,
-                                       targets)
-            loaded = _load_checkpoint(checkpoint, fingerprint)
-            if loaded is None:
-                t_method = time.time()
-                mine = [sp for sp in splits if spec.runs_in(sp.setting)]
-                done = run_tasks([spec], mine, features, targets, config.workers, progress,
-                                 desc=spec.label) if mine else []
-                compute_s = time.time() - t_method
-                _save_checkpoint(checkpoint, fingerprint, done, compute_s)
-                methods_record[base.label] = {"compute_s": round(compute_s, 1), "reloaded": False}
-            else:
-                done, compute_s = loaded
-                methods_record[base.label] = {"compute_s": compute_s, "reloaded": True}
-            all_results += done
-        reloaded = [m for m, r in methods_record.items() if r["reloaded"]]
-        if reloaded:
-            _log(f"{label_name}: reloaded from checkpoints: {', '.join(reloaded)}")
+        results, label_records[label_name] = _run_label_encoder(
+            config, label_name, specs, data, audio, targets, folds, source_class_ids,
+            extraction.encoder_config, out, progress)
+        all_results += results
 
     rows = report.per_seed_rows(all_results)
     wall = time.time() - t0
@@ -262,12 +179,12 @@ def reproduce(config: ReproduceConfig, out: str | Path, progress: bool = True) -
         "clips_listed": data.n_listed, "clips_present": len(data.paths),
         "clips_embedded": int(ok.sum()), "failures": extraction.failures,
         "audio_encoder": extraction.encoder_config,
+        # Per label encoder and method: the seconds its results took to compute, and whether
+        # they were reloaded from a checkpoint of an earlier invocation.
         "label_encoders": label_records,
         "methods": [asdict(s) for s in specs],
         "hyperparameter_selection": "per split, on 25% of its training classes held out as "
                                     "validation classes (zero-shot on them); test classes never seen",
-        # Per label encoder and method: the seconds its results took to compute, and whether
-        # they were reloaded from a checkpoint of an earlier invocation (label_encoders[...]).
         "wall_time_s": {"total": round(wall, 1), "embedding": round(t_embed, 1)},
     }
     write_report(out, rows, all_results, data, record)
@@ -275,185 +192,46 @@ def reproduce(config: ReproduceConfig, out: str | Path, progress: bool = True) -
     return report.summary_json(rows)
 
 
-def _compute_line(label: str, methods: dict) -> str:
-    """Markdown line: what one label encoder's methods took to compute, reloaded or not."""
-    known = [r["compute_s"] for r in methods.values() if r["compute_s"] is not None]
-    reloaded = [m for m, r in methods.items() if r["reloaded"]]
-    if not known:
-        line = f"- `{label}`: compute time not recorded (checkpoints older than the record)"
-    else:
-        line = f"- `{label}`: computed in {sum(known):.0f} s" + (
-            f" ({len(methods) - len(known)} method(s) without a recorded time)"
-            if len(known) < len(methods) else "")
+def _run_label_encoder(config: ReproduceConfig, label_name: str, specs: Sequence[MethodSpec],
+                       data: Esc50, audio: AudioFeatures, targets: np.ndarray, folds: np.ndarray,
+                       source_class_ids: Sequence[str] | None, audio_config: dict, out: Path,
+                       progress: bool) -> tuple[list[SplitResult], dict]:
+    """Every method with one label encoder (checkpointed per method): (results, record)."""
+    encoder = label_encoder_from_spec(label_name)
+    class_emb, available, dropped = embed_classes(encoder, class_texts(data))
+    source = (encoder_label_space(encoder, source_class_ids, config.source_text)
+              if source_class_ids else None)
+    features = Features(audio, class_emb, source)
+    label_config = encoder.config()
+    record = {"config": label_config, "classes_used": len(available), "dropped_classes": dropped}
+    if dropped:
+        _log(f"{label_name}: {len(available)} of 50 classes fully covered; dropped {sorted(dropped)}")
+    note = setting4_note(targets, available) if 4 in config.settings else None
+    if note:
+        record["note"] = note
+        _log(f"{label_name}: {note}")
+    splits = protocol_splits(config, targets, folds, available)
+    results: list[SplitResult] = []
+    methods_record = record["methods"] = {}
+    for base in specs:
+        spec = replace(base, label=f"{base.label} · {label_name}")
+        # keyed by the spec's own label: two specs of one method must not share a file
+        checkpoint = out / "checkpoints" / slug(label_name) / f"{slug(base.label)}.json"
+        key = fingerprint(spec, config.protocol(), label_config, audio_config, targets)
+        loaded = load_checkpoint(checkpoint, key)
+        if loaded is None:
+            t_method = time.time()
+            mine = [sp for sp in splits if spec.runs_in(sp.setting)]
+            done = run_tasks([spec], mine, features, targets, config.workers, progress,
+                             desc=spec.label) if mine else []
+            compute_s = time.time() - t_method
+            save_checkpoint(checkpoint, key, done, compute_s)
+            methods_record[base.label] = {"compute_s": round(compute_s, 1), "reloaded": False}
+        else:
+            done, compute_s = loaded
+            methods_record[base.label] = {"compute_s": compute_s, "reloaded": True}
+        results += done
+    reloaded = [m for m, r in methods_record.items() if r["reloaded"]]
     if reloaded:
-        line += f"; reloaded from checkpoints of an earlier invocation: {', '.join(reloaded)}"
-    return line
-
-
-def write_selected_params(path: Path, results: Sequence[SplitResult]) -> None:
-    """One row per method and split: the hyper-parameters it was fitted with (chosen on
-    validation classes, or the defaults where no search ran), and those the method chose
-    itself inside its fit (the hybrids' weights, shrinkage and feature space)."""
-    rows = [dict(method=r.method, setting=r.setting, train_category=r.train_category or "",
-                 eval_category=r.eval_category, fold=r.fold, seed=r.seed,
-                 params=json.dumps({k: v for k, v in r.params.items() if k != "seed"},
-                                   sort_keys=True, default=str),
-                 chosen_in_fit="not recorded" if r.chosen is None else
-                 json.dumps(r.chosen, sort_keys=True, default=str))
-            for r in results]
-    report.write_csv(path, rows)
-
-
-def selected_params_summary(results: Sequence[SplitResult]) -> list[str]:
-    """Markdown lines: per method, how often each hyper-parameter value was chosen (by the
-    search on validation classes, or "in fit" by the method's own validation)."""
-    counts: dict[str, dict[str, dict]] = {}
-    for r in results:
-        named = [*r.params.items(), *((f"{k} (in fit)", v) for k, v in (r.chosen or {}).items())]
-        for k, v in named:
-            if k not in ("seed", "n_scores"):
-                by_value = counts.setdefault(r.method, {}).setdefault(k, {})
-                by_value[v] = by_value.get(v, 0) + 1
-    lines = []
-    for method, params in counts.items():
-        parts = [f"{k}: " + ", ".join(f"{v} ×{n}" for v, n in sorted(vals.items(), key=str))
-                 for k, vals in params.items()]
-        lines.append(f"- {method}: " + "; ".join(parts))
-    return lines
-
-
-def context_section(data: Esc50, record: dict) -> list[str]:
-    """Markdown lines: what differs from the paper, and which ESC-50 classes the audio
-    encoder's training ontology (AudioSet) already names, by the rule of
-    :func:`zsaudio.labels.audioset.nearest_audioset_classes`."""
-    from zsaudio.labels.audioset import nearest_audioset_classes
-
-    labels = record["label_encoders"]
-    used = ", ".join(f"`{k}` ({v.get('classes_used', '?')} classes)" for k, v in labels.items())
-    matches = nearest_audioset_classes(data.class_names)
-    identical = [m for m in matches if m.near_identical]
-    contains = [m for m in matches if m.kind == "contains"]
-    other = [m for m in matches if not m.near_identical and m.kind != "contains"]
-
-    def listing(ms):
-        return ", ".join(f"{label_text(m.target)} → {m.name}" if m.name else
-                         label_text(m.target) for m in ms) or "none"
-
-    return [
-        "## What differs from the paper", "",
-        f"- Audio encoder: `{record['audio_encoder'].get('encoder')}` instead of VGGish "
-        "(the VGGish weights are not on this machine; zsaudio loads them where they are, but no "
-        "VGGish row was run here). YAMNet: 1024-d embedding per 0.96 s patch (hop 0.48 s), "
-        "averaged over the clip as in the paper; its 521 AudioSet class scores feed ConSE.",
-        f"- Label encoders: {used} instead of the full Google News Word2Vec (3 M words, not on "
-        "this machine). A word-vector encoder runs only on the ESC-50 classes all of whose words "
-        "it knows, so its settings have fewer classes (chance levels in the tables say so).",
-        f"- Clips: {record['clips_embedded']} of {record['clips_listed']} (the paper: 2000).",
-        "- Hyper-parameters (learning rate, epochs, regularisers, T) are chosen per split on "
-        "25 % of the training classes held out as validation classes, never on test classes; the "
-        "paper does not say how it chose them. Its random folds are not published: ours are "
-        f"drawn per seed ({record['config']['seeds']} seeds), hence mean ± std. The 50-way "
-        "protocol has no training classes: ConSE runs there with its default T = 5 and raw "
-        "scores, once (no seed to vary, so its std is 0).",
-        *[f"- {v['note']}" for v in labels.values() if v.get("note")],
-        "",
-        "## What \"zero-shot\" means with an AudioSet encoder", "",
-        "YAMNet (like VGGish's AudioSet siblings) was trained on the 521 AudioSet classes, and "
-        "most ESC-50 classes have a near-identical AudioSet class. \"Zero-shot\" here means *no "
-        "ESC-50 audio of the class was used*, as with CLAP models — not that the audio encoder "
-        "never heard such sounds. Matching class names by words "
-        "(`zsaudio.labels.audioset.nearest_audioset_classes`):",
-        "",
-        f"- same words ({len(identical)}): {listing(identical)}",
-        f"- an AudioSet name contained in the ESC-50 name ({len(contains)}): {listing(contains)}",
-        f"- no such match ({len(other)}): {listing(other)}",
-        "",
-    ]
-
-
-def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: Esc50,
-                 record: dict) -> None:
-    """Write report.md, results.csv, summary.json, run.json and the figures into ``out``."""
-    report.write_csv(out / "results.csv", rows)
-    report.write_json(out / "summary.json", report.summary_json(rows))
-    report.write_json(out / "run.json", record)
-    write_selected_params(out / "selected_params.csv", results)
-    settings = list(dict.fromkeys(r["setting"] for r in rows))
-    names = class_texts(data)
-    md = [f"# zsaudio reproduce: ESC-50 ({record['clips_embedded']} of {record['clips_listed']} clips)",
-          "",
-          f"Audio encoder: `{record['audio_encoder'].get('encoder')}`; label encoders: "
-          f"{', '.join(f'`{k}`' for k in record['label_encoders'])}; seeds: "
-          f"{record['config']['seeds']}; top-1 accuracy in %, mean ± std over seeds. "
-          "The paper's row is VGGish + Google News Word2Vec + Algorithm 1 (not run here).", ""]
-    md += ["## Headline: category-mean top-1 (%) per setting, mean ± std over seeds", "",
-           report.headline_table(rows), "",
-           "Chance: Setting 1 50 %, Settings 2–4 10 % (fewer classes for a word-vector encoder "
-           "that does not cover all of them: see the tables), 50-way 2 %. ConSE learns nothing "
-           "from the 5 shots of Setting 4, so its Setting 4 equals its Setting 3 (each test clip "
-           "is tested in 7 of the 8 folds).", ""]
-    titles = {1: "Table 2 — Setting 1 (within a category; train 8 classes, test 2)",
-              2: "Table 3 — Setting 2 (train on one category, test on another), mean over "
-                 "training categories",
-              3: "Table 4 — Setting 3 (train on 40 classes of four categories, test on the fifth)",
-              4: "Table 4 — Setting 4 (Setting 3 plus 5 clips of each test class)"}
-    for s in (1, 2, 3, 4):
-        if s in settings:
-            md += [f"## {titles[s]}", "", report.setting_table(rows, s), "",
-                   "Top-3:", "", report.setting_table(rows, s, "top3"), ""]
-    if 2 in settings:
-        md += ["## Table 3 — Setting 2 matrices (ours, paper in brackets)", ""]
-        for m in dict.fromkeys(r["method"] for r in rows if r["setting"] == 2):
-            md += [f"### {m}", "", report.setting2_matrix(rows, m), ""]
-    if "gzsl" in settings:
-        md += ["## Generalized zero-shot (Setting 3 categories; all classes are candidates)", "",
-               report.gzsl_table(rows), ""]
-    if "50-way" in settings:
-        md += ["## 50-way, no ESC-50 training (the protocol of CLAP papers)", "",
-               report.fifty_way_table(rows), "",
-               "The paper has no 50-way figure. For context only: large audio–text (CLAP-family) "
-               "models report 82.6–93.9 % top-1 on this protocol, with encoders trained on far "
-               "more audio–text data.", ""]
-    if 3 in settings:
-        fig_dir = out / "figures"
-        fig_dir.mkdir(exist_ok=True)
-        md += ["## Setting 3 confusion matrices", ""]
-        # Figures for the paper's model and the default method (the others: per-class table).
-        for m in dict.fromkeys(r.method for r in results if r.setting == 3
-                               and r.method.split(" · ")[0] in CONFUSION_METHODS):
-            slug = _slug(m)
-            for cat in CATEGORIES:
-                rs = [r for r in results if r.setting == 3 and r.method == m and r.eval_category == cat]
-                if not rs:
-                    continue
-                classes = list(rs[0].test_classes)
-                cm = report.confusion_matrix(rs, classes)
-                name = f"confusion_setting3_{slug}_{cat}.png"
-                report.plot_confusion(cm, [names[c] for c in classes], f"Setting 3, {cat}: {m}",
-                                      fig_dir / name)
-            md.append(f"- {m}: " + ", ".join(
-                f"[{cat}](figures/confusion_setting3_{slug}_{cat}.png)" for cat in CATEGORIES))
-        md.append("")
-        md += ["## Setting 3 per-class top-1 accuracy (%)", ""]
-        methods3 = list(dict.fromkeys(r.method for r in results if r.setting == 3))
-        per_class = {m: report.per_class_accuracy(r for r in results if r.setting == 3 and r.method == m)
-                     for m in methods3}
-        body = [[names[t], *[f"{per_class[m].get(t, float('nan')):.1f}" for m in methods3]]
-                for t in range(len(names)) if any(t in per_class[m] for m in methods3)]
-        md += [report._md_table(["class", *methods3], body), ""]
-        report.plot_method_comparison(rows, fig_dir / "methods_by_setting.png")
-        md += ["![methods by setting](figures/methods_by_setting.png)", ""]
-    md += ["## Hyper-parameters chosen on validation classes (count of splits)", "",
-           *selected_params_summary(results), "",
-           "\"(in fit)\": chosen by the method itself inside each fit, on validation classes held "
-           "out of that fit's training classes (the hybrids); the others by the per-split search. "
-           "Per split: `selected_params.csv`.", ""]
-    md += context_section(data, record)
-    md += ["## Run record", "", f"- clips: {record['clips_present']} present of "
-           f"{record['clips_listed']} listed, {record['clips_embedded']} embedded",
-           f"- wall time of this invocation: {record['wall_time_s']['total']} s "
-           f"(embedding {record['wall_time_s']['embedding']} s)",
-           *[_compute_line(k, v["methods"]) for k, v in record["label_encoders"].items()
-             if v.get("methods")],
-           f"- git commit: {record['git_commit']}", "- details: `run.json`", ""]
-    (out / "report.md").write_text("\n".join(md))
+        _log(f"{label_name}: reloaded from checkpoints: {', '.join(reloaded)}")
+    return results, record

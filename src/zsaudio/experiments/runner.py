@@ -8,7 +8,6 @@ processes (fork: the features are shared, not copied).
 
 from __future__ import annotations
 
-import inspect
 import multiprocessing
 import os
 from collections.abc import Sequence
@@ -19,57 +18,25 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from zsaudio.experiments.protocols import Split, SplitInfo
-from zsaudio.model import METHODS, make_estimator
-from zsaudio.model.selection import select_hyperparameters
+from zsaudio.model import METHODS, AudioFeatures, HeldOutClassSearch, SourceLabelSpace
+from zsaudio.model.search import fit_method
 
 TOP_K = 3
-# Fewer training classes than this cannot spare 25 % (≥ 2) as validation classes: the
-# method's default hyper-parameters are used instead of a search.
-MIN_SEARCH_CLASSES = 8
-# Random validation-class splits averaged per grid point (more: steadier choice, slower).
-SELECTION_SPLITS = 2
 
 
 @dataclass
 class Features:
     """Per-clip inputs of the methods, rows aligned with the data set's present clips.
 
-    ``embeddings`` (n, D) are the audio embeddings θ(x); ``scores`` (n, K) the audio
-    encoder's own class scores (YAMNet's 521 AudioSet classes), or None.
-    ``class_embeddings`` (50, d) embed the ESC-50 class labels (rows of classes the label
-    encoder cannot embed are unused); ``source_embeddings`` (K, d) embed the encoder's own
-    class names (for ConSE and hybrids), or None.
+    ``audio``: the encoder's embeddings θ(x) (n, D) and class scores (n, K) (YAMNet's 521
+    AudioSet classes; None for an encoder without a classifier head). ``class_embeddings``
+    (50, d) embed the ESC-50 class labels (rows of classes the label encoder cannot embed are
+    unused); ``source`` is the encoder's label space (for ConSE and the hybrids), or None.
     """
 
-    embeddings: np.ndarray
-    scores: np.ndarray | None
+    audio: AudioFeatures
     class_embeddings: np.ndarray
-    source_embeddings: np.ndarray | None = None
-
-    def inputs(self, input_kind: str) -> np.ndarray:
-        """The feature matrix a method of ``input_kind`` takes."""
-        if input_kind == "embedding":
-            return self.embeddings
-        if self.scores is None:
-            raise ValueError(f"a method with input_kind={input_kind!r} needs encoder class scores; "
-                             "this audio encoder has no classifier head")
-        if input_kind == "scores":
-            return self.scores
-        if input_kind == "both":
-            return np.hstack([self.embeddings, self.scores])
-        raise ValueError(f"unknown input_kind {input_kind!r}")
-
-    def fit_params(self, input_kind: str) -> dict:
-        """Extra keyword arguments of ``fit`` (the source-class embeddings for ConSE-like methods)."""
-        return {} if input_kind == "embedding" else {"source_embeddings": self.source_embeddings}
-
-    def method_params(self, method: str) -> dict:
-        """Hyper-parameters fixed by the data: ``n_scores`` (K) for methods taking
-        ``X = [embeddings, scores]``."""
-        cls = METHODS[method]
-        if getattr(cls, "input_kind", "embedding") == "both" and _accepts(cls, "n_scores"):
-            return {"n_scores": self.scores.shape[1]}
-        return {}
+    source: SourceLabelSpace | None = None
 
 
 @dataclass
@@ -89,27 +56,26 @@ class MethodSpec:
         return self.settings is None or setting in self.settings
 
     @property
-    def input_kind(self) -> str:
-        return getattr(METHODS[self.method], "input_kind", "embedding")
-
-    @property
     def trains(self) -> bool:
         """False for training-free methods (they still pick hyper-parameters on training classes)."""
-        return getattr(METHODS[self.method], "training_free", False) is not True
+        return not METHODS[self.method].training_free
+
+    def search(self, seed: int) -> HeldOutClassSearch:
+        """The search estimator of this method with this spec's parameters and grid."""
+        return HeldOutClassSearch(self.method, self.params, self.grid, seed=seed)
 
 
 @dataclass(frozen=True)
 class SplitResult(SplitInfo):
     """One method on one split (its :class:`SplitInfo`): global class targets of the truth
     and the top-3 ranking, with the hyper-parameters it was given (``params``) and those it
-    chose itself inside ``fit`` (``chosen``, e.g. a hybrid's mixing weight; None in results
-    unpickled from checkpoints written before it was recorded)."""
+    chose itself inside ``fit`` (``chosen``, e.g. a hybrid's mixing weight)."""
 
     method: str
     y_true: np.ndarray
     topk: np.ndarray
     params: dict
-    chosen: dict | None = field(default_factory=dict)
+    chosen: dict = field(default_factory=dict)
 
     @property
     def top1(self) -> float:
@@ -118,11 +84,6 @@ class SplitResult(SplitInfo):
     @property
     def top3(self) -> float:
         return float(np.mean((self.topk[:, :TOP_K] == self.y_true[:, None]).any(axis=1)))
-
-    def __setstate__(self, state: dict) -> None:
-        # Checkpoints written before ``chosen`` was recorded unpickle with chosen=None ("not
-        # recorded"), which the report tells apart from {} ("chose nothing").
-        object.__setattr__(self, "__dict__", {"chosen": None, **state})
 
 
 def class_indices(targets: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -135,59 +96,24 @@ def class_indices(targets: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return idx
 
 
-def _accepts(cls: type, name: str) -> bool:
-    return name in inspect.signature(cls.__init__).parameters
-
-
-def _base_params(spec: MethodSpec, features: Features, seed: int) -> dict:
-    params = {**features.method_params(spec.method), **spec.params}
-    if _accepts(METHODS[spec.method], "seed"):
-        params["seed"] = seed
-    return params
+def _training_side(features: Features, train_idx: np.ndarray, train_classes: Sequence[int],
+                   targets: np.ndarray) -> tuple:
+    """(X, y, class_embeddings) of ``fit`` for the clips ``train_idx`` of ``train_classes``;
+    all None without training classes (the 50-way protocol)."""
+    classes = np.asarray(train_classes, dtype=int)
+    if len(classes) == 0:
+        return None, None, None
+    return (features.audio[train_idx], class_indices(targets[train_idx], classes),
+            features.class_embeddings[classes])
 
 
 def select_for_split(spec: MethodSpec, features: Features, train_idx: np.ndarray,
                      train_classes: Sequence[int], targets: np.ndarray, seed: int) -> dict:
     """Hyper-parameters of ``spec`` chosen on validation classes held out of ``train_classes``
     (their clips ``train_idx``): the grid's best, or the defaults when there is no grid or
-    fewer than :data:`MIN_SEARCH_CLASSES` classes."""
-    params = _base_params(spec, features, seed)
-    classes = np.asarray(train_classes, dtype=int)
-    if not spec.grid or len(classes) < MIN_SEARCH_CLASSES:
-        return params
-    selection = select_hyperparameters(
-        spec.method, spec.grid, features.inputs(spec.input_kind)[train_idx],
-        class_indices(targets[train_idx], classes), features.class_embeddings[classes],
-        n_val_classes=0.25, n_splits=SELECTION_SPLITS, seed=seed, fixed_params=params,
-        fit_params=features.fit_params(spec.input_kind),
-    )
-    return {**params, **selection.best_params}
-
-
-def fit_with_params(spec: MethodSpec, features: Features, train_idx: np.ndarray,
-                    train_classes: Sequence[int], targets: np.ndarray, params: dict):
-    """A new estimator of ``spec.method`` with ``params``, fitted on the clips ``train_idx``."""
-    fit_params = features.fit_params(spec.input_kind)
-    classes = np.asarray(train_classes, dtype=int)
-    estimator = make_estimator(spec.method, **params)
-    if len(classes) == 0:  # the 50-way protocol: nothing to train on
-        if spec.trains:
-            raise ValueError(f"{spec.label} needs training classes; only training-free "
-                             "methods run without ESC-50 training")
-        return estimator.fit(None, None, None, **fit_params)
-    return estimator.fit(features.inputs(spec.input_kind)[train_idx],
-                         class_indices(targets[train_idx], classes),
-                         features.class_embeddings[classes], **fit_params)
-
-
-def fit_for_split(spec: MethodSpec, features: Features, train_idx: np.ndarray,
-                  train_classes: Sequence[int], targets: np.ndarray, seed: int):
-    """Select hyper-parameters on validation classes of the training classes, then fit.
-
-    Returns the fitted estimator and the parameters used.
-    """
-    params = select_for_split(spec, features, train_idx, train_classes, targets, seed)
-    return fit_with_params(spec, features, train_idx, train_classes, targets, params), params
+    too few classes (:class:`zsaudio.model.HeldOutClassSearch`)."""
+    X, y, E = _training_side(features, train_idx, train_classes, targets)
+    return spec.search(seed).select(X, y, E, features.source)[0]
 
 
 def run_split(spec: MethodSpec, split: Split, features: Features, targets: np.ndarray,
@@ -199,12 +125,12 @@ def run_split(spec: MethodSpec, split: Split, features: Features, targets: np.nd
     if params is None:
         params = select_for_split(spec, features, split.selection_idx(targets),
                                   split.selection_classes, targets, split.seed)
-    estimator = fit_with_params(spec, features, split.train_idx, split.train_classes, targets,
-                                params)
+    X, y, E = _training_side(features, split.train_idx, split.train_classes, targets)
+    estimator = fit_method(spec.method, params, X, y, E, features.source)
     candidates = np.asarray(split.test_classes)
-    X_test = features.inputs(spec.input_kind)[split.test_idx]
     k = min(TOP_K, len(candidates))
-    topk = candidates[estimator.predict_topk(X_test, features.class_embeddings[candidates], k)]
+    topk = candidates[estimator.predict_topk(features.audio[split.test_idx],
+                                             features.class_embeddings[candidates], k)]
     return SplitResult(**vars(split.info()), method=spec.label, y_true=targets[split.test_idx],
                        topk=topk, params=params, chosen=estimator.chosen_params())
 

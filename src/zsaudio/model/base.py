@@ -30,9 +30,12 @@ Example
 from __future__ import annotations
 
 import inspect
+import json
 from typing import Any
 
 import numpy as np
+
+from zsaudio.model.features import AudioFeatures, SourceLabelSpace
 
 __all__ = [
     "ZeroShotEstimator",
@@ -40,6 +43,7 @@ __all__ = [
     "check_matrix",
     "check_labels",
     "check_fit_inputs",
+    "check_two_classes",
     "l2_normalize_rows",
     "softmax",
     "FeatureStandardizer",
@@ -128,13 +132,19 @@ def check_fit_inputs(
     X = check_matrix(X, "X")
     E = check_matrix(class_embeddings, "class_embeddings")
     y = check_labels(y, X.shape[0], E.shape[0])
+    check_two_classes(y)
+    return X, y, E
+
+
+def check_two_classes(y: np.ndarray) -> None:
+    """Raise ValueError unless samples of at least two classes are present (a ranking loss
+    needs a wrong class)."""
     n_present = np.unique(y).size
     if n_present < 2:
         raise ValueError(
             f"need samples of at least 2 classes to fit, got samples of {n_present} class "
             f"(labels present: {np.unique(y).tolist()})"
         )
-    return X, y, E
 
 
 def stable_topk(scores: np.ndarray, k: int) -> np.ndarray:
@@ -209,6 +219,19 @@ class FeatureStandardizer:
         return l2_normalize_rows((X - self.mean) / self.scale)
 
 
+def restore_tuples(cls: type, params: dict[str, Any]) -> dict[str, Any]:
+    """Hyper-parameters read back from JSON, with lists turned back into tuples where the
+    constructor's default is a tuple (JSON has no tuples), so ``get_params()`` round-trips.
+
+    >>> from zsaudio.model import AnchoredConSE
+    >>> restore_tuples(AnchoredConSE, {"lams": [1.0, 0.1], "seed": 0})
+    {'lams': (1.0, 0.1), 'seed': 0}
+    """
+    defaults = inspect.signature(cls.__init__).parameters
+    return {k: tuple(v) if isinstance(v, list) and k in defaults
+            and isinstance(defaults[k].default, tuple) else v for k, v in params.items()}
+
+
 class ZeroShotEstimator:
     """Base class: validation, prediction helpers, parameters and state for saving.
 
@@ -216,48 +239,86 @@ class ZeroShotEstimator:
     ----------------
     method_name : str
         Registry name (``zsaudio.model.METHODS``), also written into saved files.
-    input_kind : str
-        What ``X`` holds: ``"embedding"`` (audio encoder embeddings) or ``"scores"``
-        (encoder class-score vectors, for methods such as ConSE).
+    uses : tuple of str
+        The :class:`~zsaudio.model.features.AudioFeatures` fields the method reads:
+        ``("embeddings",)``, ``("scores",)`` or both. A method reading one field receives that
+        array in its hooks (and accepts it bare in the public methods); one reading both
+        receives the :class:`AudioFeatures`.
+    needs_source : bool
+        Whether ``fit`` needs the encoder's label space (``source=SourceLabelSpace``); stored
+        as ``source_embeddings_`` (K, d) and ``source_mask_`` (K,) before ``_fit`` runs.
+        Every estimator accepts ``source`` so that callers never branch on the method.
+    training_free : bool
+        True for methods that learn nothing from labelled audio: ``fit(source=...)`` with no
+        clips makes them ready (e.g. the 50-way protocol).
+    sub_estimators : dict of str to class
+        Fitted sub-estimators held in public attributes (e.g. ``{"eszsl_": ESZSL}``); saved
+        and restored with the estimator's own state.
+    rebuilt_on_load : tuple of str
+        Fitted attributes derived from the rest of the state (not saved; ``_rebuild``).
 
-    Fitted attributes set here: ``n_features_in_`` (D), ``embedding_dim_`` (d),
-    ``n_classes_`` (C, rows of the training ``class_embeddings``).
+    Fitted attributes set here: ``n_features_in_`` (width of the fields read, summed),
+    ``embedding_dim_`` (d), ``n_classes_`` (C, rows of the training ``class_embeddings``).
     """
 
     method_name: str = ""
-    input_kind: str = "embedding"
-    #: True for methods that learn nothing from labelled audio (they can run with no training
-    #: data at all, e.g. the 50-way protocol); their ``fit`` accepts X = y = None.
+    uses: tuple[str, ...] = ("embeddings",)
+    needs_source: bool = False
     training_free: bool = False
+    sub_estimators: dict[str, type[ZeroShotEstimator]] = {}
+    #: Fitted attributes not saved but rebuilt from the saved state by ``_rebuild``.
+    rebuilt_on_load: tuple[str, ...] = ()
 
     # --- hooks for subclasses -------------------------------------------------------
-    def _fit(self, X: np.ndarray, y: np.ndarray, class_embeddings: np.ndarray) -> None:
+    def _check_params(self) -> None:
+        """Validate the hyper-parameters (called first by ``fit``); raise ValueError."""
+
+    def _fit(self, X: Any, y: np.ndarray | None, class_embeddings: np.ndarray | None) -> None:
         raise NotImplementedError
 
-    def _decision_function(self, X: np.ndarray, class_embeddings: np.ndarray) -> np.ndarray:
+    def _decision_function(self, X: Any, class_embeddings: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     # --- public API -----------------------------------------------------------------
-    def fit(self, X: Any, y: Any, class_embeddings: Any) -> ZeroShotEstimator:
+    def fit(self, X: Any = None, y: Any = None, class_embeddings: Any = None, *,
+            source: SourceLabelSpace | None = None) -> ZeroShotEstimator:
         """Fit on training samples.
 
         Parameters
         ----------
-        X : array-like, shape (n, D)
-            Audio features of the training samples.
+        X : AudioFeatures, or array-like of shape (n, D) for a method reading one field
+            Audio features of the training samples. None (with y and class_embeddings) for a
+            training-free method given only ``source``.
         y : array-like of int, shape (n,)
             Index of each sample's class into the rows of ``class_embeddings``.
         class_embeddings : array-like, shape (C, d)
             Embeddings of the training classes (classes without samples allowed).
+        source : SourceLabelSpace, optional
+            The encoder's classes as label embeddings (K, d); required when
+            ``needs_source``, ignored otherwise.
 
         Returns
         -------
         self
         """
-        X, y, E = check_fit_inputs(X, y, class_embeddings)
-        self.n_features_in_ = X.shape[1]
-        self.embedding_dim_ = E.shape[1]
-        self.n_classes_ = E.shape[0]
+        self._check_params()
+        if X is None and y is None and class_embeddings is None:
+            if not self.training_free:
+                raise ValueError(f"{type(self).__name__} learns from labelled clips: give X, y "
+                                 "and class_embeddings")
+            X, E = None, None
+        elif X is None or y is None or class_embeddings is None:
+            raise ValueError("give X, y and class_embeddings together, or none of them")
+        else:
+            X = self._inputs(X)
+            E = check_matrix(class_embeddings, "class_embeddings")
+            y = check_labels(y, len(X), E.shape[0])
+            check_two_classes(y)
+        if self.needs_source:
+            self._set_source(source, X, E)
+        self.n_features_in_ = self._input_width(X)
+        self.embedding_dim_ = E.shape[1] if E is not None else self.source_embeddings_.shape[1]
+        self.n_classes_ = 0 if E is None else E.shape[0]
         self._fit(X, y, E)
         return self
 
@@ -266,7 +327,7 @@ class ZeroShotEstimator:
 
         Parameters
         ----------
-        X : array-like, shape (n, D)
+        X : AudioFeatures, or array-like of shape (n, D) for a method reading one field
         class_embeddings : array-like, shape (C', d)
             Any candidate set (e.g. the unseen test classes).
 
@@ -301,10 +362,64 @@ class ZeroShotEstimator:
         ``y`` indexes the rows of ``class_embeddings`` (the candidate set).
         """
         E = check_matrix(class_embeddings, "class_embeddings")
-        X = check_matrix(X, "X")
-        y = check_labels(y, X.shape[0], E.shape[0])
+        X = self._inputs(X)
+        y = check_labels(y, len(X), E.shape[0])
         top = self.predict_topk(X, E, k)
         return float(np.mean(np.any(top == y[:, None], axis=1)))
+
+    # --- inputs -----------------------------------------------------------------------
+    def _inputs(self, X: Any) -> Any:
+        """X validated into what the hooks take: the one array read, or AudioFeatures of
+        validated float64 arrays for a method reading both fields."""
+        name = type(self).__name__
+        if not isinstance(X, AudioFeatures):
+            if len(self.uses) != 1:
+                raise ValueError(f"{name} reads {' and '.join(self.uses)}: pass "
+                                 "AudioFeatures(embeddings=..., scores=...)")
+            return check_matrix(X, "X")
+        arrays = []
+        for field_name in self.uses:
+            a = getattr(X, field_name)
+            if a is None:
+                raise ValueError(
+                    f"{name} reads the audio encoder's {field_name}, which these features lack"
+                    + (" (an encoder without a classifier head has no class scores)"
+                       if field_name == "scores" else ""))
+            arrays.append(check_matrix(a, f"X.{field_name}"))
+        if len(arrays) == 1:
+            return arrays[0]
+        return AudioFeatures(**dict(zip(self.uses, arrays, strict=True)))
+
+    def _input_width(self, X: Any) -> int:
+        if X is None:  # training-free, no clips: the method reads the K scores
+            return self.source_embeddings_.shape[0]
+        if isinstance(X, AudioFeatures):
+            return sum(getattr(X, f).shape[1] for f in self.uses)
+        return X.shape[1]
+
+    def _set_source(self, source: SourceLabelSpace | None, X: Any, E: np.ndarray | None) -> None:
+        name = type(self).__name__
+        if not isinstance(source, SourceLabelSpace):
+            raise ValueError(f"{name} ranks through the audio encoder's own classes: give "
+                             f"source=SourceLabelSpace(names, vectors), got {type(source).__name__}")
+        S = check_matrix(source.vectors, "source.vectors").astype(np.float32)
+        mask = source.usable()
+        if not mask.any():
+            raise ValueError("no usable source class (all masked or all-zero embeddings)")
+        scores = X.scores if isinstance(X, AudioFeatures) else X
+        if scores is not None and scores.shape[1] != S.shape[0]:
+            raise ValueError(f"X has {scores.shape[1]} class scores per clip but the source label "
+                             f"space has {S.shape[0]} classes")
+        if E is not None and E.shape[1] != S.shape[1]:
+            raise ValueError(f"class_embeddings have dimension {E.shape[1]}, source embeddings "
+                             f"{S.shape[1]}: use the same label encoder")
+        self.source_names_ = np.asarray([str(n) for n in source.names])
+        self.source_embeddings_ = S
+        self.source_mask_ = mask
+
+    def _source(self) -> SourceLabelSpace:
+        """The source label space stored by ``fit`` (for fitting sub-estimators)."""
+        return SourceLabelSpace(self.source_names_, self.source_embeddings_, self.source_mask_)
 
     # --- parameters and state (scikit-learn style; used by io and selection) ---------
     @classmethod
@@ -316,8 +431,12 @@ class ZeroShotEstimator:
             if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         ]
 
-    def get_params(self) -> dict[str, Any]:
-        """Constructor hyper-parameters as a dict (JSON-serialisable values expected)."""
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor hyper-parameters as a dict (JSON-serialisable values expected).
+
+        ``deep`` is accepted for scikit-learn (``sklearn.base.clone``); no zsaudio
+        estimator takes another estimator as a hyper-parameter, so it changes nothing.
+        """
         return {name: getattr(self, name) for name in self._param_names()}
 
     def set_params(self, **params: Any) -> ZeroShotEstimator:
@@ -347,32 +466,65 @@ class ZeroShotEstimator:
     def _state_arrays(self) -> dict[str, np.ndarray]:
         """Learned state to save: every public attribute ending in ``_``.
 
-        Arrays are saved as they are; Python scalars become 0-d arrays. Override (with
-        ``_set_state``) if a subclass holds state that is neither.
+        Arrays are saved as they are; Python scalars become 0-d arrays; a fitted
+        sub-estimator (``sub_estimators``) is saved as its hyper-parameters (JSON) and its own
+        state, under ``"<attribute>."``.
         """
         state = {}
         for key, value in vars(self).items():
-            if key.endswith("_") and not key.startswith("_"):
-                arr = np.asarray(value)
-                if arr.dtype == object:
-                    raise TypeError(f"cannot save attribute {key} of type {type(value)}")
-                state[key] = arr
+            if not key.endswith("_") or key.startswith("_") or key in self.rebuilt_on_load:
+                continue
+            if key in self.sub_estimators:
+                state[f"{key}.params"] = np.asarray(json.dumps(value.get_params()))
+                state.update({f"{key}.{k}": v for k, v in value._state_arrays().items()})
+                continue
+            arr = np.asarray(value)
+            if arr.dtype == object:
+                raise TypeError(f"cannot save attribute {key} of type {type(value)}")
+            state[key] = arr
         return state
 
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
         """Restore what ``_state_arrays`` returned (0-d arrays back to Python scalars)."""
+        subs: dict[str, dict[str, np.ndarray]] = {}
         for key, arr in arrays.items():
-            setattr(self, key, arr.item() if arr.ndim == 0 else arr)
+            head, dot, rest = key.partition(".")
+            if dot and head in self.sub_estimators:
+                subs.setdefault(head, {})[rest] = arr
+            else:
+                setattr(self, key, arr.item() if arr.ndim == 0 else arr)
+        for key, sub_state in subs.items():
+            cls = self.sub_estimators[key]
+            sub = cls(**restore_tuples(cls, json.loads(str(sub_state.pop("params")))))
+            sub._set_state(sub_state)
+            setattr(self, key, sub)
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        """Recreate the ``rebuilt_on_load`` attributes from the restored state."""
 
     def _check_fitted(self) -> None:
         if not self._is_fitted():
             raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit first")
 
-    def _check_predict_inputs(self, X: Any, class_embeddings: Any) -> tuple[np.ndarray, ...]:
+    def _check_X(self, X: Any) -> Any:
+        """X of a fitted estimator, validated (see ``_inputs``) with the width seen in ``fit``."""
         self._check_fitted()
-        X = check_matrix(X, "X", self.n_features_in_)
-        E = check_matrix(class_embeddings, "class_embeddings", self.embedding_dim_)
-        return X, E
+        X = self._inputs(X)
+        if self.needs_source and isinstance(X, AudioFeatures):
+            k = self.source_embeddings_.shape[0]
+            if X.scores.shape[1] != k:
+                raise ValueError(f"X.scores has {X.scores.shape[1]} class scores per clip but the "
+                                 f"source label space has {k} classes")
+        width = self._input_width(X)
+        if width != self.n_features_in_:
+            raise ValueError(f"X has {width} columns but the estimator was fitted with "
+                             f"{self.n_features_in_}")
+        return X
+
+    def _check_predict_inputs(self, X: Any, class_embeddings: Any) -> tuple[Any, np.ndarray]:
+        X = self._check_X(X)
+        return X, check_matrix(class_embeddings, "class_embeddings", self.embedding_dim_)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())

@@ -120,7 +120,7 @@ class ESZSL(BilinearModel):
         for p in params:
             for name in ("alpha", "gamma"):
                 self._check_penalty(name, p[name])
-        X, y, E = check_fit_inputs(X, y, class_embeddings)
+        X, y, E = check_fit_inputs(self._inputs(X), y, class_embeddings)
         fitted: list[ESZSL | None] = [None] * len(params)
         for normalize in dict.fromkeys(bool(p["normalize"]) for p in params):
             prep = type(self)(normalize=normalize)

@@ -406,7 +406,7 @@ class BilinearZSL(BilinearModel):
         values = [int(v) for v in values]
         longest = type(self)(**{**self.get_params(), "epochs": max(values)})
         longest._check_params()
-        X, y, E = check_fit_inputs(X, y, class_embeddings)
+        X, y, E = check_fit_inputs(self._inputs(X), y, class_embeddings)
         longest.n_features_in_, longest.embedding_dim_, longest.n_classes_ = (
             X.shape[1], E.shape[1], E.shape[0])
         Xn, En = longest._prepare_fit(X, E)

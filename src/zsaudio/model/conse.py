@@ -25,8 +25,9 @@ Rules for the corner cases (all deterministic):
 Example
 -------
 >>> import numpy as np
->>> S = np.eye(3, dtype=np.float32)                    # 3 source classes, 3-d label space
->>> model = ConSE(top_t=2).fit(source_embeddings=S)
+>>> from zsaudio.model.features import SourceLabelSpace
+>>> S = SourceLabelSpace(["a", "b", "c"], np.eye(3))  # 3 source classes, 3-d label space
+>>> model = ConSE(top_t=2).fit(source=S)
 >>> scores = np.array([[0.9, 0.1, 0.0]])               # the clip looks like source class 0
 >>> E = np.array([[1.0, 0.2, 0.0], [0.0, 0.0, 1.0]])   # two unseen candidates
 >>> model.predict(scores, E)
@@ -41,12 +42,11 @@ import numpy as np
 
 from zsaudio.model.base import (
     ZeroShotEstimator,
-    check_fit_inputs,
-    check_matrix,
     l2_normalize_rows,
     softmax,
     stable_topk,
 )
+from zsaudio.model.features import SourceLabelSpace
 
 SCORE_TRANSFORMS = ("raw", "power", "softmax", "uniform")
 
@@ -73,8 +73,10 @@ class ConSE(ZeroShotEstimator):
 
     Attributes
     ----------
+    source_names_ : np.ndarray of str, shape (K,)
+        The source classes' label texts.
     source_embeddings_ : np.ndarray, shape (K, d), float32
-        The embeddings of the K source-class labels as given to ``fit`` (masked rows zero).
+        Their label embeddings as given to ``fit`` (masked rows zero).
     source_mask_ : np.ndarray, shape (K,), bool
         True for the source classes that may be selected.
     n_features_in_, embedding_dim_, n_classes_ : int
@@ -82,15 +84,15 @@ class ConSE(ZeroShotEstimator):
 
     Notes
     -----
-    ``input_kind = "scores"``: X is the encoder's class-score matrix (n, K), e.g. YAMNet's
-    clip-level mean of its frame sigmoid scores (K = 521), in the order of the source
-    embeddings' rows. The source embeddings come from the same label encoder as the
-    candidates' (e.g. :func:`zsaudio.labels.audioset.embed_source_texts` on
-    :func:`zsaudio.labels.audioset.source_label_texts`).
+    ConSE reads the scores (``uses = ("scores",)``): the encoder's class-score matrix (n, K),
+    e.g. YAMNet's clip-level mean of its frame sigmoid scores (K = 521), in the order of the
+    source label space's rows. The source label space comes from the same label encoder as the
+    candidates (:func:`zsaudio.model.features.encoder_label_space`).
     """
 
     method_name = "conse"
-    input_kind = "scores"
+    uses = ("scores",)
+    needs_source = True
     training_free = True
 
     def __init__(
@@ -115,69 +117,15 @@ class ConSE(ZeroShotEstimator):
         if not (np.isfinite(self.temperature) and self.temperature > 0):
             raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
 
-    # -- fitting: training-free, stores the source label embeddings
-    def fit(
-        self,
-        X: Any = None,
-        y: Any = None,
-        class_embeddings: Any = None,
-        *,
-        source_embeddings: Any,
-        source_mask: Any = None,
-    ) -> ConSE:
-        """Store the source-label embeddings (nothing is learned from X, y).
-
-        Parameters
-        ----------
-        X : array, shape (n, K), optional
-            Training clips' class scores; only validated (a uniform ``fit`` signature lets
-            ConSE stand wherever a trained estimator does).
-        y : array of int, shape (n,), optional
-            Rows of ``class_embeddings``; validated with X, otherwise unused.
-        class_embeddings : array, shape (C, d), optional
-            Training classes' label embeddings; validated, otherwise unused.
-        source_embeddings : array, shape (K, d)
-            Label embeddings of the encoder's K classes, in its output order.
-        source_mask : array of bool, shape (K,), optional
-            Which source classes may be used; default: those with a non-zero embedding.
-
-        Returns
-        -------
-        self
-        """
-        self._check_params()
-        S = check_matrix(source_embeddings, "source_embeddings").astype(np.float32)
-        if source_mask is None:
-            mask = np.linalg.norm(S, axis=1) > 0
-        else:
-            mask = np.asarray(source_mask, dtype=bool)
-            if mask.shape != (S.shape[0],):
-                raise ValueError(f"source_mask must have shape ({S.shape[0]},), got {mask.shape}")
-        if not mask.any():
-            raise ValueError("no usable source class (all masked or all-zero embeddings)")
-        n_classes = 0
-        if X is not None or y is not None or class_embeddings is not None:
-            if X is None or y is None or class_embeddings is None:
-                raise ValueError("give X, y and class_embeddings together, or none of them")
-            X, y, E = check_fit_inputs(X, y, class_embeddings)
-            if X.shape[1] != S.shape[0]:
-                raise ValueError(f"X has {X.shape[1]} class scores per clip but there are "
-                                 f"{S.shape[0]} source embeddings")
-            if E.shape[1] != S.shape[1]:
-                raise ValueError(f"class_embeddings have dimension {E.shape[1]}, source "
-                                 f"embeddings {S.shape[1]}: use the same label encoder")
-            n_classes = E.shape[0]
-        self.source_embeddings_ = S
-        self.source_mask_ = mask
-        self.n_features_in_ = S.shape[0]
-        self.embedding_dim_ = S.shape[1]
-        self.n_classes_ = n_classes
-        return self
+    def _fit(self, X: np.ndarray | None, y: np.ndarray | None,
+             class_embeddings: np.ndarray | None) -> None:
+        """Nothing to learn: ``fit`` has validated X, y and the source label space (stored as
+        ``source_embeddings_`` / ``source_mask_``); X may be None (no training clips)."""
 
     @classmethod
-    def from_source(cls, source_embeddings, source_mask=None, **params) -> ConSE:
-        """A ready ConSE from source embeddings: ``ConSE(**params).fit(source_embeddings=...)``."""
-        return cls(**params).fit(source_embeddings=source_embeddings, source_mask=source_mask)
+    def from_source(cls, source: SourceLabelSpace, **params: Any) -> ConSE:
+        """A ready ConSE from the encoder's label space: ``ConSE(**params).fit(source=source)``."""
+        return cls(**params).fit(source=source)
 
     def source_weights(self, X) -> np.ndarray:
         """The (unnormalised) weight of every source class for each clip.
@@ -199,9 +147,8 @@ class ConSE(ZeroShotEstimator):
     def _top_weights(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         """Each clip's top-T usable source classes (n, T), ties to the lower index, and their
         unnormalised weights (n, T), float64."""
-        self._check_fitted()
+        X = self._check_X(X)
         self._check_params()
-        X = check_matrix(X, "X", self.n_features_in_)
         mask = self.source_mask_
         if self.score_transform in ("raw", "power") and np.any(X[:, mask] < 0):
             raise ValueError(f"score_transform={self.score_transform!r} needs scores >= 0 "

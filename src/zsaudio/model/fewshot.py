@@ -40,9 +40,9 @@ Rules
 - Too few many-clip classes to hold out >= 2 (with >= 2 other training classes left): no
   episode can be simulated; w = 1 (the zero-shot part alone), validation accuracy NaN.
 
-Inputs. ``input_kind = "both"``: X is ``np.hstack([embeddings, scores])``, shape (n, D + K),
-the audio embedding (e.g. YAMNet's 1024-d clip mean) first and the encoder's K class scores
-(e.g. YAMNet's 521 AudioSet scores) last, K given by ``n_scores``. Feature spaces g:
+Inputs: :class:`~zsaudio.model.features.AudioFeatures` with the audio embeddings (n, D) and
+the encoder's K class scores (n, K), and in ``fit`` the encoder's label space ``source``.
+Feature spaces g:
 
 - ``"embedding"``: the audio embedding, standardised with the training clips' statistics and
   L2-normalised (:class:`zsaudio.model.base.FeatureStandardizer`);
@@ -53,11 +53,13 @@ Example
 -------
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
->>> S, E = rng.normal(size=(30, 8)), rng.normal(size=(12, 8))  # 30 source, 12 training classes
+>>> from zsaudio.model.features import SourceLabelSpace
+>>> S = SourceLabelSpace([f"source {k}" for k in range(30)], rng.normal(size=(30, 8)))
+>>> E = rng.normal(size=(12, 8))                                 # 12 training classes
 >>> scores, emb, y = rng.uniform(size=(120, 30)), rng.normal(size=(120, 16)), np.arange(120) % 12
->>> model = FewShotConSE(n_scores=30, n_val_splits=2).fit(np.hstack([emb, scores]), y, E,
-...                                                       source_embeddings=S)
->>> model.decision_function(np.hstack([emb, scores])[:5], E[:4]).shape  # 4 candidates with audio
+>>> X = AudioFeatures(embeddings=emb, scores=scores)
+>>> model = FewShotConSE(n_val_splits=2).fit(X, y, E, source=S)
+>>> model.decision_function(X[:5], E[:4]).shape  # 4 candidates with audio
 (5, 4)
 >>> bool(model.has_prototypes(E[:4]).all()), bool(model.has_prototypes(-E[:4]).any())
 (True, False)
@@ -72,14 +74,13 @@ import numpy as np
 from zsaudio.model.base import (
     FeatureStandardizer,
     ZeroShotEstimator,
-    check_fit_inputs,
     check_matrix,
     l2_normalize_rows,
 )
+from zsaudio.model.features import AudioFeatures
 from zsaudio.model.hybrid import (
     AnchoredConSE,
     _accuracy,
-    split_both,
     validation_table,
     zscore_rows,
 )
@@ -89,7 +90,6 @@ __all__ = ["FEATURE_SPACES", "FewShotConSE"]
 FEATURE_SPACES = ("embedding", "scores", "semantic")
 # A candidate row is a training class's row when their cosine is at least 1 - MATCH_TOL.
 MATCH_TOL = 1e-6
-_ZS = "zeroshot."  # prefix of the zero-shot part's saved state arrays
 
 
 class FewShotConSE(ZeroShotEstimator):
@@ -97,8 +97,6 @@ class FewShotConSE(ZeroShotEstimator):
 
     Parameters
     ----------
-    n_scores : int, default 521
-        K, the number of class scores at the end of each row of X (X = [embedding, scores]).
     top_t, score_transform, temperature, lams : see :class:`AnchoredConSE` (its ConSE
         settings are fixed; its shrinkage lam is chosen inside its own fit).
     feature_spaces : sequence of str, default ("embedding", "scores", "semantic")
@@ -132,6 +130,8 @@ class FewShotConSE(ZeroShotEstimator):
         The label embeddings of those P classes (the rows candidates are matched against).
     feature_mean_, feature_scale_ : np.ndarray, shape (D_g,)
         Training statistics of g ("embedding" / "scores"; zeros / ones for "semantic").
+    zeroshot_ : AnchoredConSE
+        The zero-shot part, fitted on every training clip.
     n_features_in_, embedding_dim_, n_classes_ : int
         D + K, d and C of ``fit``.
     The zero-shot part (an :class:`AnchoredConSE` fitted on all training clips) is saved with
@@ -139,11 +139,12 @@ class FewShotConSE(ZeroShotEstimator):
     """
 
     method_name = "conse-fewshot"
-    input_kind = "both"
+    uses = ("embeddings", "scores")
+    needs_source = True
+    sub_estimators = {"zeroshot_": AnchoredConSE}
 
     def __init__(
         self,
-        n_scores: int = 521,
         top_t: int = 5,
         score_transform: str = "raw",
         temperature: float = 1.0,
@@ -155,7 +156,6 @@ class FewShotConSE(ZeroShotEstimator):
         val_fraction: float = 0.25,
         seed: int = 0,
     ) -> None:
-        self.n_scores = n_scores
         self.top_t = top_t
         self.score_transform = score_transform
         self.temperature = temperature
@@ -183,9 +183,6 @@ class FewShotConSE(ZeroShotEstimator):
         if self.n_val_splits < 1:
             raise ValueError(f"n_val_splits must be >= 1, got {self.n_val_splits!r}")
 
-    def _split(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return split_both(X, self.n_scores)
-
     def _new_zeroshot(self) -> AnchoredConSE:
         return AnchoredConSE(top_t=self.top_t, score_transform=self.score_transform,
                              temperature=self.temperature, lams=self.lams,
@@ -204,7 +201,7 @@ class FewShotConSE(ZeroShotEstimator):
         if space == "scores":
             return scores
         if F is None:
-            F = l2_normalize_rows(self._zeroshot._conse().semantic_vectors(scores))
+            F = self.zeroshot_.semantic_vectors(scores)
         return F @ V
 
     @staticmethod
@@ -237,46 +234,21 @@ class FewShotConSE(ZeroShotEstimator):
             yield val, np.sort(shots), np.setdiff1d(query, shots)
 
     # -- fit / predict ---------------------------------------------------------------------
-    def fit(self, X: Any, y: Any, class_embeddings: Any, *, source_embeddings: Any,
-            source_mask: Any = None) -> FewShotConSE:
-        """Fit on labelled clips of the training classes (few-shot classes included).
-
-        Parameters
-        ----------
-        X : array, shape (n, D + n_scores)
-            ``np.hstack([embeddings, scores])``.
-        y : array of int, shape (n,)
-            Row of ``class_embeddings`` of each clip's class (>= 2 distinct classes; episodes
-            need >= 2 classes with more than ``n_shots`` clips and 2 more classes).
-        class_embeddings : array, shape (C, d)
-            Label embeddings of the training classes (classes without clips allowed: they
-            get no prototype).
-        source_embeddings : array, shape (n_scores, d)
-            Label embeddings of the encoder's classes, same label encoder (see ConSE).
-        source_mask : array of bool, shape (n_scores,), optional
-
-        Returns
-        -------
-        self
-        """
-        self._check_params()
-        X, y, E = check_fit_inputs(X, y, class_embeddings)
-        emb, scores = self._split(X)
-        if scores.shape[1] != np.asarray(source_embeddings).shape[0]:
-            raise ValueError(f"n_scores={self.n_scores} but there are "
-                             f"{np.asarray(source_embeddings).shape[0]} source embeddings")
-        zeroshot = self._new_zeroshot()
-        # The ConSE vectors of every clip, computed once: the zero-shot part, each episode's
-        # zero-shot part and the "semantic" features use rows of them (a row depends on its
-        # clip's scores only).
-        F, y, E = zeroshot._semantic_fit_inputs(scores, y, E, source_embeddings, source_mask)
-        self._zeroshot = zeroshot._fit_vectors(F, y, E)
+    def _fit(self, X: AudioFeatures, y: np.ndarray, E: np.ndarray) -> None:
+        """The zero-shot part on every clip, then the prototypes' feature space and weight
+        chosen by simulated few-shot episodes on the training classes (episodes need >= 2
+        classes with more than ``n_shots`` clips and 2 more classes; else weight 1)."""
+        emb, scores = X.embeddings, X.scores
+        self.zeroshot_ = self._new_zeroshot().fit(scores, y, E, source=self._source())
+        # The ConSE vectors of every clip, computed once: each episode's zero-shot part and the
+        # "semantic" features use rows of them (a row depends on its clip's scores only).
+        F = self.zeroshot_.semantic_vectors(scores)
         # The episodes' zero-shot parts reuse its shrinkage lam (a single scalar, chosen
         # zero-shot on these training classes) rather than each searching their own: one ridge
         # solve per episode, the V_ of an AnchoredConSE with lams=(lam,) fitted on the
         # episode's clips (whose validation split, unable to change a one-value choice and
         # never kept, is skipped).
-        lam = self._zeroshot.lam_
+        lam = self.zeroshot_.lam_
         En = l2_normalize_rows(E)
         spaces = list(self.feature_spaces)
         results: dict[tuple, list[float]] = {}
@@ -284,7 +256,7 @@ class FewShotConSE(ZeroShotEstimator):
             # The episode's training data: every clip but the validation classes' non-shots,
             # as the real training data holds the few-shot classes' shots.
             train = np.setdiff1d(np.arange(y.size), query)
-            V = AnchoredConSE._solve(F[train], En[y[train]], lam)
+            V = AnchoredConSE.solve_map(F[train], En[y[train]], lam)
             g_query_semantic = l2_normalize_rows(F[query] @ V)  # the queries' f(x) V, normalised
             z_zs = zscore_rows(g_query_semantic @ En[val].T)  # the episode's zero-shot cosines
             y_query = np.searchsorted(val, y[query])
@@ -305,22 +277,18 @@ class FewShotConSE(ZeroShotEstimator):
         best_space, self.weight_ = validation_table(self, results, (0.0, 1.0))
         self.feature_space_ = spaces[int(best_space)]
 
-        raw = self._raw_features(self.feature_space_, emb, scores, self._zeroshot.V_, F)
+        raw = self._raw_features(self.feature_space_, emb, scores, self.zeroshot_.V_, F)
         stats = self._statistics(self.feature_space_, raw)
         self.feature_mean_, self.feature_scale_ = stats.mean, stats.scale
         with_clips = np.unique(y)
         self.prototypes_ = self._prototypes(stats.transform(raw), y, with_clips)
         self.prototype_class_embeddings_ = E[with_clips]
-        self.n_features_in_ = X.shape[1]
-        self.embedding_dim_ = E.shape[1]
-        self.n_classes_ = E.shape[0]
-        return self
 
     def chosen_params(self) -> dict[str, Any]:
         """The zero-shot part's lam, the weight of its ranking (1: prototypes unused) and the
         prototypes' feature space, chosen in ``fit``."""
         self._check_fitted()
-        return {"lam": float(self._zeroshot.lam_), "weight": float(self.weight_),
+        return {"lam": float(self.zeroshot_.lam_), "weight": float(self.weight_),
                 "feature_space": str(self.feature_space_)}
 
     def _match(self, class_embeddings: np.ndarray) -> np.ndarray:
@@ -345,27 +313,15 @@ class FewShotConSE(ZeroShotEstimator):
         E = check_matrix(class_embeddings, "class_embeddings", self.embedding_dim_)
         return self._match(E) >= 0
 
-    def _decision_function(self, X: np.ndarray, class_embeddings: np.ndarray) -> np.ndarray:
+    def _decision_function(self, X: AudioFeatures, class_embeddings: np.ndarray) -> np.ndarray:
         """Mixed z-scores when every candidate has a prototype, else the zero-shot part's
         cosines; shape (n, C')."""
-        emb, scores = self._split(X)
-        zero_shot = self._zeroshot.decision_function(scores, class_embeddings)
+        emb, scores = X.embeddings, X.scores
+        zero_shot = self.zeroshot_.decision_function(scores, class_embeddings)
         match = self._match(class_embeddings)
         if self.weight_ == 1.0 or np.any(match < 0):
             return zero_shot
-        raw = self._raw_features(self.feature_space_, emb, scores, self._zeroshot.V_)
+        raw = self._raw_features(self.feature_space_, emb, scores, self.zeroshot_.V_)
         G = FeatureStandardizer(self.feature_mean_, self.feature_scale_).transform(raw)
         z_proto = zscore_rows(G @ self.prototypes_[match].T)
         return self.weight_ * zscore_rows(zero_shot) + (1 - self.weight_) * z_proto
-
-    # -- state (the zero-shot part is an estimator of its own) ----------------------------
-    def _state_arrays(self) -> dict[str, np.ndarray]:
-        state = super()._state_arrays()
-        state.update({_ZS + k: v for k, v in self._zeroshot._state_arrays().items()})
-        return state
-
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        super()._set_state({k: v for k, v in arrays.items() if not k.startswith(_ZS)})
-        self._zeroshot = self._new_zeroshot()
-        self._zeroshot._set_state({k[len(_ZS):]: v for k, v in arrays.items()
-                                   if k.startswith(_ZS)})

@@ -5,31 +5,32 @@ Two hybrids, each with its hyper-parameters chosen on *validation classes* held 
 training classes inside ``fit`` (never on the test classes), and each able to fall back on
 plain ConSE when the validation classes say learning does not help:
 
-- :class:`ConSEMix` (``input_kind = "both"``): a convex mix of ConSE's cosine scores and an
+- :class:`ConSEMix` (reads the embeddings and the scores): a convex mix of ConSE's cosine scores and an
   ESZSL bilinear model's scores on the audio embedding, each z-scored per clip over the
   candidates; the mixing weight (1 = pure ConSE) and ESZSL's two regularisers are chosen on
   validation classes.
-- :class:`AnchoredConSE` (``input_kind = "scores"``): the ConSE semantic vector f(x) is mapped
+- :class:`AnchoredConSE` (reads the scores): the ConSE semantic vector f(x) is mapped
   by a linear map V learned by ridge regression onto the true class's label embedding, shrunk
   towards the identity, V = argmin ||F V - Phi_y||^2 / n + lam ||V - I||^2; ``lam = inf`` is
   plain ConSE, and lam is chosen on validation classes.
 
-Inputs. ``input_kind`` tells the caller what X holds: ``"scores"``: the encoder's class scores
-(n, K); ``"both"``: ``np.hstack([embeddings, scores])``, shape (n, D + K), the audio embedding
-(e.g. YAMNet's 1024-d clip mean) first and the K class scores last, K given by the
-constructor's ``n_scores``.
+Inputs: :class:`~zsaudio.model.features.AudioFeatures` (the encoder's embeddings (n, D) and
+class scores (n, K)) and, in ``fit``, the encoder's label space ``source`` (K names and their
+label embeddings, :class:`~zsaudio.model.features.SourceLabelSpace`).
 
 Example
 -------
 >>> import numpy as np
+>>> from zsaudio.model.features import SourceLabelSpace
 >>> rng = np.random.default_rng(0)
->>> S, E = rng.normal(size=(30, 8)), rng.normal(size=(8, 8))  # 30 source, 8 training classes
+>>> S = SourceLabelSpace([f"source {k}" for k in range(30)], rng.normal(size=(30, 8)))
+>>> E = rng.normal(size=(8, 8))                                 # 8 training classes
 >>> scores, emb, y = rng.uniform(size=(80, 30)), rng.normal(size=(80, 16)), np.arange(80) % 8
->>> mix = ConSEMix(n_scores=30, n_val_splits=2).fit(np.hstack([emb, scores]), y, E,
-...                                                 source_embeddings=S)
->>> mix.decision_function(np.hstack([emb, scores]), E).shape
+>>> X = AudioFeatures(embeddings=emb, scores=scores)
+>>> mix = ConSEMix(n_val_splits=2).fit(X, y, E, source=S)
+>>> mix.decision_function(X, E).shape
 (80, 8)
->>> anchored = AnchoredConSE(n_val_splits=2).fit(scores, y, E, source_embeddings=S)
+>>> anchored = AnchoredConSE(n_val_splits=2).fit(X, y, E, source=S)
 >>> anchored.predict_topk(scores[:3], E, k=2).shape
 (3, 2)
 """
@@ -42,13 +43,13 @@ import numpy as np
 
 from zsaudio.model.base import (
     ZeroShotEstimator,
-    check_fit_inputs,
     l2_normalize_rows,
     stable_topk,
 )
 from zsaudio.model.baselines import ESZSL
 from zsaudio.model.conse import ConSE
-from zsaudio.model.selection import validation_splits
+from zsaudio.model.features import AudioFeatures
+from zsaudio.model.splits import validation_splits
 
 # ---------------------------------------------------------------------------------------------
 # Shared pieces
@@ -59,16 +60,6 @@ def zscore_rows(S: np.ndarray) -> np.ndarray:
     mu = S.mean(axis=1, keepdims=True)
     sd = S.std(axis=1, keepdims=True)
     return np.divide(S - mu, sd, out=np.zeros_like(S), where=sd > 0)
-
-
-def split_both(X: np.ndarray, n_scores: int) -> tuple[np.ndarray, np.ndarray]:
-    """The embedding (n, D) and the ``n_scores`` class scores (n, K) of an ``input_kind =
-    "both"`` matrix X = [embedding, scores], shape (n, D + K); D must be >= 1."""
-    K = int(n_scores)
-    if X.shape[1] <= K:
-        raise ValueError(f"X must be [embedding, {K} scores] with a non-empty embedding, "
-                         f"got {X.shape[1]} columns")
-    return X[:, :-K], X[:, -K:]
 
 
 def validation_table(model: ZeroShotEstimator, results: dict[tuple, list[float]],
@@ -94,7 +85,7 @@ def _accuracy(scores: np.ndarray, y: np.ndarray) -> float:
 
 def _class_splits(y: np.ndarray, val_fraction: float, n_splits: int, seed: int):
     """(fit_classes, val_classes, fit_clips, val_clips, y_fit, y_val) per split; labels
-    re-indexed into each side's class list (see :func:`zsaudio.model.selection.validation_splits`)."""
+    re-indexed into each side's class list (see :func:`zsaudio.model.splits.validation_splits`)."""
     present = np.unique(y)
     try:
         splits = list(validation_splits(y, float(val_fraction), n_splits, seed))
@@ -107,29 +98,14 @@ def _class_splits(y: np.ndarray, val_fraction: float, n_splits: int, seed: int):
 
 
 class _ConSEHybrid(ZeroShotEstimator):
-    """What the hybrids share: the ConSE part, its source embeddings, fit validation."""
+    """What the hybrids share: the ConSE part (``conse_``, fitted on the source label space)."""
 
-    def _conse(self) -> ConSE:
-        return ConSE(top_t=self.top_t, score_transform=self.score_transform,
-                     temperature=self.temperature).fit(
-            source_embeddings=self.source_embeddings_, source_mask=self.source_mask_)
+    needs_source = True
+    rebuilt_on_load = ("conse_",)
 
-    def _validated_fit_inputs(self, X, y, class_embeddings, source_embeddings, source_mask):
-        # Too few classes to hold some out for validation is not an error: the hybrid is then
-        # plain ConSE (see validation_table), which needs no training classes at all.
-        X, y, E = check_fit_inputs(X, y, class_embeddings)
-        conse = ConSE(top_t=self.top_t, score_transform=self.score_transform,
-                      temperature=self.temperature).fit(source_embeddings=source_embeddings,
-                                                        source_mask=source_mask)
-        if conse.embedding_dim_ != E.shape[1]:
-            raise ValueError(f"class_embeddings have dimension {E.shape[1]}, source embeddings "
-                             f"{conse.embedding_dim_}: use the same label encoder")
-        self.source_embeddings_ = conse.source_embeddings_
-        self.source_mask_ = conse.source_mask_
-        self.n_features_in_ = X.shape[1]
-        self.embedding_dim_ = E.shape[1]
-        self.n_classes_ = E.shape[0]
-        return X, y, E, conse
+    def _rebuild(self) -> None:
+        self.conse_ = ConSE(top_t=self.top_t, score_transform=self.score_transform,
+                            temperature=self.temperature).fit(source=self._source())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,8 +121,6 @@ class ConSEMix(_ConSEHybrid):
 
     Parameters
     ----------
-    n_scores : int, default 521
-        K, the number of class scores at the end of each row of X (X = [embedding, scores]).
     top_t, score_transform, temperature : see :class:`ConSE` (fixed, not searched).
     weights : sequence of float, default (1.0, 0.9, ..., 0.0)
         Candidate mixing weights of ConSE (1.0 = ConSE alone, 0.0 = ESZSL alone).
@@ -164,17 +138,20 @@ class ConSEMix(_ConSEHybrid):
         The chosen hyper-parameters (ties go to the earlier grid point: ConSE-heavy first).
     validation_grid_ : np.ndarray, shape (m, 3)
         Every (weight, alpha, gamma) tried; ``validation_accuracy_`` (m,) its mean accuracy.
-    source_embeddings_, source_mask_ : see :class:`ConSE`.
-    The ESZSL part refitted on all training classes with the chosen alpha, gamma is saved
-    with the model (``eszsl.*`` state arrays).
+    source_names_, source_embeddings_, source_mask_ : see :class:`ConSE`.
+    conse_ : ConSE
+        The ConSE part (rebuilt from the source label space when loaded).
+    eszsl_ : ESZSL
+        The ESZSL part refitted on all training classes with the chosen alpha, gamma (saved
+        with the model).
     """
 
     method_name = "conse-mix"
-    input_kind = "both"
+    uses = ("embeddings", "scores")
+    sub_estimators = {"eszsl_": ESZSL}
 
     def __init__(
         self,
-        n_scores: int = 521,
         top_t: int = 5,
         score_transform: str = "raw",
         temperature: float = 1.0,
@@ -185,7 +162,6 @@ class ConSEMix(_ConSEHybrid):
         val_fraction: float = 0.25,
         seed: int = 0,
     ) -> None:
-        self.n_scores = n_scores
         self.top_t = top_t
         self.score_transform = score_transform
         self.temperature = temperature
@@ -196,38 +172,16 @@ class ConSEMix(_ConSEHybrid):
         self.val_fraction = val_fraction
         self.seed = seed
 
-    def _split(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return split_both(X, self.n_scores)
-
-    def fit(self, X: Any, y: Any, class_embeddings: Any, *, source_embeddings: Any,
-            source_mask: Any = None) -> ConSEMix:
-        """Fit on labelled clips of the training classes.
-
-        Parameters
-        ----------
-        X : array, shape (n, D + n_scores)
-            ``np.hstack([embeddings, scores])``.
-        y : array of int, shape (n,)
-            Row of ``class_embeddings`` of each clip's class (>= 4 distinct classes).
-        class_embeddings : array, shape (C, d)
-            Label embeddings of the training classes.
-        source_embeddings : array, shape (n_scores, d)
-            Label embeddings of the encoder's classes, same label encoder (see ConSE).
-        source_mask : array of bool, shape (n_scores,), optional
-
-        Returns
-        -------
-        self
-        """
+    def _check_params(self) -> None:
         if any(not 0 <= w <= 1 for w in self.weights) or len(self.weights) == 0:
             raise ValueError(f"weights must be in [0, 1], got {self.weights!r}")
-        X, y, E, conse = self._validated_fit_inputs(X, y, class_embeddings, source_embeddings,
-                                                    source_mask)
-        emb, scores = self._split(X)
-        if scores.shape[1] != conse.n_features_in_:
-            raise ValueError(f"n_scores={self.n_scores} but there are {conse.n_features_in_} "
-                             "source embeddings")
-        conse_all = conse.decision_function(scores, E)  # training-free: computed once
+
+    def _fit(self, X: AudioFeatures, y: np.ndarray, E: np.ndarray) -> None:
+        """Choose the mixing weight and ESZSL's regularisers on validation classes held out of
+        the training classes (>= 4 needed; else plain ConSE), then fit ESZSL on all clips."""
+        self._rebuild()
+        emb, scores = X.embeddings, X.scores
+        conse_all = self.conse_.decision_function(scores, E)  # training-free: computed once
         results: dict[tuple, list[float]] = {}
         for fit_cls, val_cls, tr, va, y_fit, y_val in _class_splits(
                 y, self.val_fraction, self.n_val_splits, self.seed):
@@ -243,34 +197,20 @@ class ConSEMix(_ConSEHybrid):
                     results.setdefault((w, point["alpha"], point["gamma"]), []).append(acc)
         self.weight_, self.alpha_, self.gamma_ = map(
             float, validation_table(self, results, (1.0, self.alphas[0], self.gammas[0])))
-        self._eszsl = ESZSL(alpha=self.alpha_, gamma=self.gamma_).fit(emb, y, E)
-        return self
+        self.eszsl_ = ESZSL(alpha=self.alpha_, gamma=self.gamma_).fit(emb, y, E)
 
     def chosen_params(self) -> dict[str, Any]:
         """The mixing weight and ESZSL's regularisers chosen in ``fit``."""
         self._check_fitted()
         return {"weight": self.weight_, "alpha": self.alpha_, "gamma": self.gamma_}
 
-    def _decision_function(self, X: np.ndarray, class_embeddings: np.ndarray) -> np.ndarray:
+    def _decision_function(self, X: AudioFeatures, class_embeddings: np.ndarray) -> np.ndarray:
         """Mixed z-scores, shape (n, C)."""
-        emb, scores = self._split(X)
-        zc = zscore_rows(self._conse().decision_function(scores, class_embeddings))
+        zc = zscore_rows(self.conse_.decision_function(X.scores, class_embeddings))
         if self.weight_ == 1.0:
             return zc
-        zb = zscore_rows(self._eszsl.decision_function(emb, class_embeddings))
+        zb = zscore_rows(self.eszsl_.decision_function(X.embeddings, class_embeddings))
         return self.weight_ * zc + (1 - self.weight_) * zb
-
-    def _state_arrays(self) -> dict[str, np.ndarray]:
-        state = super()._state_arrays()
-        state.update({f"eszsl.{k}": v for k, v in self._eszsl._state_arrays().items()})
-        return state
-
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        own = {k: v for k, v in arrays.items() if not k.startswith("eszsl.")}
-        super()._set_state(own)
-        self._eszsl = ESZSL(alpha=self.alpha_, gamma=self.gamma_)
-        self._eszsl._set_state({k[len("eszsl."):]: v for k, v in arrays.items()
-                                if k.startswith("eszsl.")})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,7 +241,7 @@ class AnchoredConSE(_ConSEHybrid):
     """
 
     method_name = "conse-anchored"
-    input_kind = "scores"
+    uses = ("scores",)
 
     def __init__(
         self,
@@ -322,7 +262,7 @@ class AnchoredConSE(_ConSEHybrid):
         self.seed = seed
 
     @staticmethod
-    def _solve(F: np.ndarray, T: np.ndarray, lam: float) -> np.ndarray:
+    def solve_map(F: np.ndarray, T: np.ndarray, lam: float) -> np.ndarray:
         """V (d, d) for one lam from the clips' ConSE vectors F (n, d) and targets T (n, d)."""
         d = F.shape[1]
         if np.isinf(lam):
@@ -338,7 +278,7 @@ class AnchoredConSE(_ConSEHybrid):
         F (n, d), T (n, d): fit clips' L2-normalised ConSE vectors and class embeddings;
         F_val (m, d): the validation clips'; E_val (c, d): the L2-normalised validation
         classes; y_val (m,): rows of E_val. Equal (up to rounding) to ranking
-        ``l2_normalize_rows(F_val @ _solve(F, T, lam)) @ E_val.T``, but cheaper: the ranking of a
+        ``l2_normalize_rows(F_val @ solve_map(F, T, lam)) @ E_val.T``, but cheaper: the ranking of a
         clip ignores the positive scale of its row, so F_val V E_val^T is all that is needed,
         and V E_val^T = (G + lam I)^-1 (B E_val^T + lam E_val^T) is a solve with c right-hand
         sides instead of d, with G = F^T F / n and B E_val^T = F^T (T E_val^T) / n computed once
@@ -357,18 +297,21 @@ class AnchoredConSE(_ConSEHybrid):
             accs.append(_accuracy(S, y_val))
         return accs
 
-    def _semantic_fit_inputs(self, X: Any, y: Any, class_embeddings: Any, source_embeddings: Any,
-                             source_mask: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Validated (F, y, E): F (n, d) the clips' L2-normalised ConSE vectors."""
+    def _check_params(self) -> None:
         if len(self.lams) == 0 or any(not (lam > 0) for lam in self.lams):
             raise ValueError(f"lams must all be > 0 (inf = plain ConSE), got {self.lams}")
-        X, y, E, conse = self._validated_fit_inputs(X, y, class_embeddings, source_embeddings,
-                                                    source_mask)
-        return l2_normalize_rows(conse.semantic_vectors(X)), y, E
 
-    def _fit_vectors(self, F: np.ndarray, y: np.ndarray, E: np.ndarray) -> AnchoredConSE:
-        """The lam search and the final map from the ConSE vectors F (n, d) of the clips, their
-        classes y (n,) and the class embeddings E (C, d) (see :meth:`_semantic_fit_inputs`)."""
+    def semantic_vectors(self, X: Any) -> np.ndarray:
+        """The clips' L2-normalised ConSE vectors f(x) (n, d) from their class scores (n, K),
+        before the learned map."""
+        self._check_fitted()
+        return l2_normalize_rows(self.conse_.semantic_vectors(X))
+
+    def _fit(self, X: np.ndarray, y: np.ndarray, E: np.ndarray) -> None:
+        """The lam search on validation classes of the training classes (>= 4 needed; else
+        plain ConSE, lam = inf), then the map V_ from every clip."""
+        self._rebuild()
+        F = self.semantic_vectors(X)
         En = l2_normalize_rows(E)
         T = En[y]
         results: dict[tuple, list[float]] = {}
@@ -378,29 +321,7 @@ class AnchoredConSE(_ConSEHybrid):
             for lam, acc in zip(self.lams, accs, strict=True):
                 results.setdefault((float(lam),), []).append(acc)
         (self.lam_,) = validation_table(self, results, (float("inf"),))  # inf: plain ConSE
-        self.V_ = self._solve(F, T, self.lam_)
-        return self
-
-    def fit(self, X: Any, y: Any, class_embeddings: Any, *, source_embeddings: Any,
-            source_mask: Any = None) -> AnchoredConSE:
-        """Fit on labelled clips of the training classes.
-
-        Parameters
-        ----------
-        X : array, shape (n, K)
-            Class scores.
-        y : array of int, shape (n,)
-            Row of ``class_embeddings`` of each clip's class (>= 4 distinct classes).
-        class_embeddings : array, shape (C, d)
-        source_embeddings : array, shape (K, d)
-        source_mask : array of bool, shape (K,), optional
-
-        Returns
-        -------
-        self
-        """
-        F, y, E = self._semantic_fit_inputs(X, y, class_embeddings, source_embeddings, source_mask)
-        return self._fit_vectors(F, y, E)
+        self.V_ = self.solve_map(F, T, self.lam_)
 
     def chosen_params(self) -> dict[str, Any]:
         """The shrinkage lam chosen in ``fit`` (inf: plain ConSE)."""
@@ -409,5 +330,4 @@ class AnchoredConSE(_ConSEHybrid):
 
     def _decision_function(self, X: np.ndarray, class_embeddings: np.ndarray) -> np.ndarray:
         """Cosine of f(x) V with each candidate, shape (n, C)."""
-        F = l2_normalize_rows(self._conse().semantic_vectors(X))
-        return l2_normalize_rows(F @ self.V_) @ l2_normalize_rows(class_embeddings).T
+        return l2_normalize_rows(self.semantic_vectors(X) @ self.V_) @ l2_normalize_rows(class_embeddings).T

@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
 import zsaudio
-from zsaudio.model.base import ZeroShotEstimator
+from zsaudio.fileio import atomic_write
+from zsaudio.model.base import ZeroShotEstimator, restore_tuples
+from zsaudio.model.registry import METHODS
 
 __all__ = ["save_model", "load_model", "FORMAT_NAME", "FORMAT_VERSION"]
 
@@ -60,8 +60,6 @@ def save_model(path: str | os.PathLike, estimator: ZeroShotEstimator, metadata: 
     ValueError
         If the estimator is not fitted, or metadata/parameters are not JSON-serialisable.
     """
-    from zsaudio.model import METHODS
-
     if not estimator._is_fitted():
         raise ValueError(f"{type(estimator).__name__} is not fitted: nothing to save")
     name = estimator.method_name
@@ -75,7 +73,7 @@ def save_model(path: str | os.PathLike, estimator: ZeroShotEstimator, metadata: 
         "format_version": FORMAT_VERSION,
         "method": name,
         "class": f"{type(estimator).__module__}.{type(estimator).__qualname__}",
-        "input_kind": estimator.input_kind,
+        "uses": list(estimator.uses),
         "params": estimator.get_params(),
         "dims": {
             "n_features_in": int(estimator.n_features_in_),
@@ -92,16 +90,7 @@ def save_model(path: str | os.PathLike, estimator: ZeroShotEstimator, metadata: 
     arrays = {_STATE_PREFIX + k: v for k, v in estimator._state_arrays().items()}
     arrays[_META_KEY] = np.array(meta_json)
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def load_model(
@@ -129,8 +118,6 @@ def load_model(
         If the file is not a zsaudio model, holds another method than ``expected_method``,
         or names a method that is not registered.
     """
-    from zsaudio.model import METHODS
-
     try:
         data = np.load(path, allow_pickle=False)
     except (OSError, EOFError, ValueError) as err:  # ValueError: neither npz nor npy
@@ -158,6 +145,6 @@ def load_model(
         )
     if method not in METHODS:
         raise ValueError(f"{path} holds unknown method {method!r}; known: {sorted(METHODS)}")
-    estimator = METHODS[method](**meta["params"])
+    estimator = METHODS[method](**restore_tuples(METHODS[method], meta["params"]))
     estimator._set_state(state)
     return estimator, meta

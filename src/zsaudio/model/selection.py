@@ -38,9 +38,12 @@ from typing import Any
 
 import numpy as np
 
-from zsaudio.model.base import check_fit_inputs, stable_topk
+from zsaudio.model.base import check_labels, check_matrix, check_two_classes, stable_topk
+from zsaudio.model.features import SourceLabelSpace
+from zsaudio.model.registry import METHODS
+from zsaudio.model.splits import validation_splits
 
-__all__ = ["SelectionResult", "select_hyperparameters", "validation_splits"]
+__all__ = ["SelectionResult", "select_hyperparameters"]
 
 
 @dataclass
@@ -63,43 +66,6 @@ class SelectionResult:
     splits: list[list[int]] = field(default_factory=list)
 
 
-def validation_splits(
-    y: np.ndarray, n_val_classes: int | float, n_splits: int, seed: int = 0
-) -> list[np.ndarray]:
-    """Random subsets of the classes present in ``y`` to hold out, one per split.
-
-    Parameters
-    ----------
-    y : np.ndarray of int, shape (n,)
-    n_val_classes : int or float
-        Number of validation classes, or a fraction in (0, 1) of the classes with samples.
-        At least 2 must be held out and at least 2 must remain for training.
-    n_splits : int
-    seed : int
-
-    Returns
-    -------
-    list of np.ndarray of int, each sorted, shape (n_val,)
-    """
-    present = np.unique(y)
-    n_present = present.size
-    if isinstance(n_val_classes, float) and not float(n_val_classes).is_integer():
-        if not 0 < n_val_classes < 1:
-            raise ValueError(f"a fractional n_val_classes must be in (0, 1), got {n_val_classes}")
-        n_val = int(round(n_val_classes * n_present))
-    else:
-        n_val = int(n_val_classes)
-    if n_val < 2 or n_present - n_val < 2:
-        raise ValueError(
-            f"need >= 2 validation and >= 2 remaining training classes; got n_val={n_val} "
-            f"of {n_present} classes with samples"
-        )
-    if n_splits < 1:
-        raise ValueError(f"n_splits must be >= 1, got {n_splits}")
-    rng = np.random.default_rng(seed)
-    return [np.sort(rng.choice(present, size=n_val, replace=False)) for _ in range(n_splits)]
-
-
 def select_hyperparameters(
     method: str,
     grid: dict[str, list],
@@ -111,7 +77,7 @@ def select_hyperparameters(
     seed: int = 0,
     k: int = 1,
     fixed_params: dict[str, Any] | None = None,
-    fit_params: dict[str, Any] | None = None,
+    source: SourceLabelSpace | None = None,
 ) -> SelectionResult:
     """Grid search scored by zero-shot accuracy on held-out training classes.
 
@@ -121,7 +87,7 @@ def select_hyperparameters(
         A key of :data:`zsaudio.model.METHODS`.
     grid : dict of str to list
         Values to try per hyper-parameter (full Cartesian product).
-    X : array-like, shape (n, D)
+    X : AudioFeatures, or array-like of shape (n, D) for a method reading one field
         Training samples only (never the test classes).
     y : array-like of int, shape (n,)
         Indices into ``class_embeddings``.
@@ -137,16 +103,13 @@ def select_hyperparameters(
         Score is top-k accuracy on the validation classes.
     fixed_params : dict or None
         Hyper-parameters set for every grid point (e.g. ``{"seed": 1}``).
-    fit_params : dict or None
-        Extra keyword arguments of ``fit`` that do not depend on the samples (e.g. ConSE's
-        ``source_embeddings``), passed unchanged to every fit.
+    source : SourceLabelSpace or None
+        The encoder's label space, passed to every fit (methods that do not need it ignore it).
 
     Returns
     -------
     SelectionResult
     """
-    from zsaudio.model import METHODS
-
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; known: {sorted(METHODS)}")
     cls = METHODS[method]
@@ -157,16 +120,17 @@ def select_hyperparameters(
             raise ValueError(f"{method} has no hyper-parameter {name!r}; valid: {sorted(valid)}")
         if not isinstance(values, (list, tuple)) or len(values) == 0:
             raise ValueError(f"grid[{name!r}] must be a non-empty list, got {values!r}")
-    X, y, E = check_fit_inputs(X, y, class_embeddings)
+    E = check_matrix(class_embeddings, "class_embeddings")
+    y = check_labels(y, len(X), E.shape[0])
+    check_two_classes(y)
     splits = validation_splits(y, n_val_classes, n_splits, seed)
 
     names = list(grid)
     points = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grid.values())]
-    fit_params = dict(fit_params or {})
-    if getattr(cls, "training_free", False) is True:
-        scores = _training_free_scores(cls, points, X, y, E, splits, k, fixed_params, fit_params)
+    if cls.training_free:
+        scores = _training_free_scores(cls, points, X, y, E, splits, k, fixed_params, source)
     else:
-        scores = _trained_scores(cls, points, X, y, E, splits, k, fixed_params, fit_params)
+        scores = _trained_scores(cls, points, X, y, E, splits, k, fixed_params, source)
 
     table = []
     for i, point in enumerate(points):
@@ -202,9 +166,9 @@ def _split_sides(y: np.ndarray, n_classes: int,
     return is_val, train_classes, tr_map[y[~is_val]], va_map[y[is_val]]
 
 
-def _training_free_scores(cls: type, points: list[dict], X: np.ndarray, y: np.ndarray, E: np.ndarray,
+def _training_free_scores(cls: type, points: list[dict], X: Any, y: np.ndarray, E: np.ndarray,
                           splits: list[np.ndarray], k: int, fixed_params: dict,
-                          fit_params: dict) -> dict[int, list[float]]:
+                          source: SourceLabelSpace | None) -> dict[int, list[float]]:
     """Per grid point, its score on each split, for a method that learns nothing from the
     training clips: one fit (on all clips, which only validates them) and one decision function
     on the validation clips of every split against every class, indexed per split."""
@@ -214,20 +178,21 @@ def _training_free_scores(cls: type, points: list[dict], X: np.ndarray, y: np.nd
     sides = [_split_sides(y, E.shape[0], val) for val in splits]
     scores: dict[int, list[float]] = {}
     for i, point in enumerate(points):
-        est = cls(**{**fixed_params, **point}).fit(X, y, E, **fit_params)
+        est = cls(**{**fixed_params, **point}).fit(X, y, E, source=source)
         S = est.decision_function(X[rows], E)
         scores[i] = [_topk_accuracy(S[np.ix_(where[is_val], val)], y_val, k)
                      for val, (is_val, _, _, y_val) in zip(splits, sides, strict=True)]
     return scores
 
 
-def _trained_scores(cls: type, points: list[dict], X: np.ndarray, y: np.ndarray, E: np.ndarray,
+def _trained_scores(cls: type, points: list[dict], X: Any, y: np.ndarray, E: np.ndarray,
                     splits: list[np.ndarray], k: int, fixed_params: dict,
-                    fit_params: dict) -> dict[int, list[float]]:
+                    source: SourceLabelSpace | None) -> dict[int, list[float]]:
     """Per grid point, its score on each split: fitted on the split's training clips."""
     path = getattr(cls, "_path_param", None)
-    grid_fit = hasattr(cls, "_fit_grid") and not fit_params
-    path = path if path in points[0] and not fit_params else None
+    # The shared-work paths exist for methods that read no source label space.
+    grid_fit = hasattr(cls, "_fit_grid") and not cls.needs_source
+    path = path if path in points[0] and not cls.needs_source else None
     scores: dict[int, list[float]] = {i: [] for i in range(len(points))}
     for val in splits:
         is_val, train_classes, ytr, yva = _split_sides(y, E.shape[0], val)
@@ -239,7 +204,7 @@ def _trained_scores(cls: type, points: list[dict], X: np.ndarray, y: np.ndarray,
                 scores[i].append(f.score(Xva, yva, Eva, k=k))
         elif path is None:
             for i, point in enumerate(points):
-                est = cls(**{**fixed_params, **point}).fit(Xtr, ytr, Etr, **fit_params)
+                est = cls(**{**fixed_params, **point}).fit(Xtr, ytr, Etr, source=source)
                 scores[i].append(est.score(Xva, yva, Eva, k=k))
         else:
             # Group points that differ only in the path parameter: one run each group.

@@ -15,14 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from zsaudio.assets import find_asset
+from zsaudio.audio.files import AUDIO_EXTENSIONS
 
 N_CLASSES = 50
 CLASSES_PER_CATEGORY = 10
 # The paper's Table 1: category k holds the targets 10k … 10k+9.
 CATEGORIES = ["animals", "natural", "human", "interior", "exterior"]
 
-# Extensions tried for a csv stem, most lossless first (the official files are WAVs).
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
 
 
 @dataclass

@@ -24,7 +24,7 @@ depend on the candidate set: the same clip gets other probabilities against othe
 Example
 -------
 >>> from zsaudio.classifier import ZeroShotClassifier
->>> from zsaudio.labelled_audio import from_esc50
+>>> from zsaudio.datasets.labelled import from_esc50
 >>> data = from_esc50(exclude_classes=["dog", "rain"])              # doctest: +SKIP
 >>> clf = ZeroShotClassifier(label_encoder="minilm").fit(data.paths, data.labels)  # doctest: +SKIP
 >>> clf.save("model.npz")                                          # doctest: +SKIP
@@ -36,36 +36,32 @@ Example
 
 from __future__ import annotations
 
-import inspect
-import json
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 import zsaudio
+from zsaudio.audio.files import existing_files, expand_inputs
+from zsaudio.classifier.calibration import validation_temperature
+from zsaudio.classifier.modelfile import MODEL_FORMAT, config_diff, jsonable, read_model_file
+from zsaudio.classifier.results import (
+    Classification,
+    ModelMismatchError,
+    Prediction,
+    check_candidate_labels,
+)
 from zsaudio.embeddings import get_audio_encoder
 from zsaudio.embeddings.extract import embed_files
-from zsaudio.experiments.esc50 import AUDIO_EXTENSIONS
-from zsaudio.experiments.report import json_default
-from zsaudio.experiments.reproduce import default_methods
-from zsaudio.experiments.runner import (
-    MIN_SEARCH_CLASSES,
-    Features,
-    MethodSpec,
-    class_indices,
-    fit_for_split,
-)
 from zsaudio.labels import get_label_encoder, label_text
-from zsaudio.labels.audioset import encoder_source_embeddings
 from zsaudio.labels.cache import CachedLabelEncoder
-from zsaudio.model import METHODS
+from zsaudio.model import METHODS, AudioFeatures, HeldOutClassSearch
 from zsaudio.model.base import softmax, stable_topk
-from zsaudio.model.io import load_model, save_model
+from zsaudio.model.features import SourceLabelSpace, encoder_label_space
+from zsaudio.model.io import save_model
+from zsaudio.model.search import MIN_SEARCH_CLASSES
 
 # The method users get unless they ask for another: the best zero-shot method of the committed
 # ESC-50 report (results/esc50_yamnet/report.md, Setting 3: unseen classes, no audio of them),
@@ -75,213 +71,6 @@ DEFAULT_AUDIO_ENCODER = "yamnet"
 DEFAULT_LABEL_ENCODER = "minilm"
 # How AudioSet source classes become text for methods that use the encoder's own label space.
 DEFAULT_SOURCE_TEXT = "name"
-# Temperature when too few training classes exist to fit one on validation classes.
-FALLBACK_TEMPERATURE = 1.0
-# Bounds of the temperature search (scores of every method here are O(0.01) to O(100)).
-TEMPERATURE_BOUNDS = (1e-4, 1e4)
-# At most this many validation groups of training classes for fitting the temperature.
-TEMPERATURE_GROUPS = 4
-MODEL_FORMAT = "zsaudio-classifier/1"
-# Hyper-parameter search holds out 25 % of the training classes, at least 2: below this many
-# training classes the method's default hyper-parameters are used.
-
-
-class ModelMismatchError(ValueError):
-    """A model used with an audio encoder, label encoder or method it was not trained with."""
-
-
-class LabelError(ValueError):
-    """Candidate labels that cannot be used (empty list, blank or duplicate labels)."""
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """One candidate label for one clip.
-
-    Attributes
-    ----------
-    label : str
-        The candidate label as given.
-    score : float
-        The method's compatibility score (higher = better; scale depends on the method).
-    probability : float
-        ``softmax(scores / T)`` over the call's candidates, in [0, 1].
-    """
-
-    label: str
-    score: float
-    probability: float
-
-
-@dataclass
-class Classification:
-    """The result for one input file.
-
-    Attributes
-    ----------
-    path : str
-        The file as given (or found in a given folder).
-    ranking : list of Prediction
-        The ``top_k`` best labels, best first; empty when ``error`` is set.
-    error : str or None
-        Why the file could not be classified (missing, unreadable audio, ...).
-    """
-
-    path: str
-    ranking: list[Prediction] = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    @property
-    def label(self) -> str | None:
-        """The best label, or None for a failed file."""
-        return self.ranking[0].label if self.ranking else None
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{"path", "ranking": [{"label", "score", "probability"}], "error"}``."""
-        return {"path": self.path, "ranking": [asdict(p) for p in self.ranking], "error": self.error}
-
-
-def fit_temperature(scores: Sequence[np.ndarray], truth: Sequence[np.ndarray]) -> tuple[float, float]:
-    """The temperature minimising the mean NLL of the true candidates.
-
-    Parameters
-    ----------
-    scores : sequence of np.ndarray, each shape (n_i, C_i)
-        Compatibility scores of validation clips against each group's candidates (groups
-        may have different numbers of candidates).
-    truth : sequence of np.ndarray, each shape (n_i,)
-        Index of each clip's true candidate.
-
-    Returns
-    -------
-    temperature : float
-        In :data:`TEMPERATURE_BOUNDS`.
-    nll : float
-        Mean NLL (nats per clip) at that temperature.
-
-    Example
-    -------
-    >>> s = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
-    >>> t, nll = fit_temperature([s], [np.array([0, 0, 0, 1])])  # 3 of 4 right
-    >>> round(1 / t, 2)  # softmax(s / T) gives the true class 3/4: 1/T = log 3
-    1.1
-    """
-    pairs = [(np.asarray(s, np.float64), np.asarray(t, int)) for s, t in zip(scores, truth, strict=True)
-             if len(t)]
-    if not pairs:
-        raise ValueError("no validation clips to fit a temperature on")
-    kept_scores, kept_truth = [s for s, _ in pairs], [t for _, t in pairs]
-
-    def nll(log_t: float) -> float:
-        return fit_nll(kept_scores, kept_truth, float(np.exp(log_t)))
-
-    lo, hi = np.log(TEMPERATURE_BOUNDS[0]), np.log(TEMPERATURE_BOUNDS[1])
-    res = minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-4})
-    return float(np.exp(res.x)), float(res.fun)
-
-
-def _jsonable(obj: Any) -> Any:
-    """``obj`` with numpy scalars/arrays and tuples turned into JSON types."""
-    return json.loads(json.dumps(obj, default=json_default))
-
-
-def _config_diff(stored: dict, current: dict) -> list[str]:
-    keys = sorted(set(stored) | set(current))
-    return [f"{k}: model {stored.get(k)!r} vs now {current.get(k)!r}" for k in keys
-            if stored.get(k) != current.get(k)]
-
-
-def expand_inputs(inputs: Sequence[str | Path]) -> list[tuple[str, str | None]]:
-    """Files to classify: each input file as given, each folder's audio files (recursively).
-
-    A folder contributes its files with an audio extension (wav, flac, ogg, aiff, mp3), sorted;
-    hidden files are skipped. A missing input or a folder without audio becomes an entry with
-    an error, so the other inputs are still classified.
-
-    Parameters
-    ----------
-    inputs : sequence of str or Path
-
-    Returns
-    -------
-    list of (path, error)
-        ``error`` is None for a file to classify, else the reason it cannot be.
-
-    Example
-    -------
-    >>> expand_inputs(["no/such.wav"])
-    [('no/such.wav', 'file not found')]
-    """
-    if isinstance(inputs, (str, Path)):
-        inputs = [inputs]
-    out: list[tuple[str, str | None]] = []
-    for item in inputs:
-        p = Path(item)
-        if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS
-                           and not any(part.startswith(".") for part in f.relative_to(p).parts))
-            if not files:
-                out.append((str(item), "folder holds no audio file (" + ", ".join(AUDIO_EXTENSIONS) + ")"))
-            out += [(str(f), None) for f in files]
-        elif p.is_file():
-            out.append((str(item), None))
-        else:
-            out.append((str(item), "file not found"))
-    return out
-
-
-def check_candidate_labels(labels: Sequence[str]) -> list[str]:
-    """Validate the candidate labels of a ``classify`` call.
-
-    Parameters
-    ----------
-    labels : sequence of str
-        At least one label; labels must not be blank, and no two may be the same once case,
-        ``_`` vs space and extra whitespace are ignored (``"Dog"`` and ``"dog"`` are duplicates).
-
-    Returns
-    -------
-    list of str
-        The labels as given.
-
-    Raises
-    ------
-    LabelError
-        Naming the problem (all blank or duplicate labels at once).
-
-    Example
-    -------
-    >>> check_candidate_labels(["dog", "Dog "])
-    Traceback (most recent call last):
-    ...
-    zsaudio.classifier.LabelError: duplicate labels: 'dog' = 'Dog '
-    """
-    if isinstance(labels, (str, bytes)):
-        raise LabelError(f"labels must be a list of strings, not one string: {labels!r}")
-    labels = list(labels)
-    if not labels:
-        raise LabelError("no candidate labels given: pass at least one label")
-    bad = [x for x in labels if not isinstance(x, str)]
-    if bad:
-        raise LabelError(f"labels must be strings; got {bad[:5]!r}")
-    blank = [x for x in labels if not x.strip()]
-    if blank:
-        raise LabelError(f"{len(blank)} blank label(s): every label needs some text")
-    seen: dict[str, str] = {}
-    dups = []
-    for x in labels:
-        key = label_text(x).casefold()
-        if key in seen:
-            dups.append(f"{seen[key]!r} = {x!r}")
-        else:
-            seen[key] = x
-    if dups:
-        raise LabelError("duplicate labels: " + "; ".join(dups))
-    return labels
 
 
 class ZeroShotClassifier:
@@ -302,7 +91,7 @@ class ZeroShotClassifier:
         Fixed hyper-parameters of the method (override the defaults and are not searched).
     search : bool, default True
         Choose the remaining hyper-parameters on validation classes held out of the training
-        classes, over the grid of :func:`zsaudio.experiments.reproduce.default_methods`
+        classes, over the method's grid in :data:`zsaudio.model.DEFAULT_SEARCH`
         (needs at least :data:`MIN_SEARCH_CLASSES` training classes; else the defaults).
     source_text : str, default ``"name"``
         How the audio encoder's own (AudioSet) classes become label text for methods that use
@@ -375,10 +164,6 @@ class ZeroShotClassifier:
         self._checked_env = False
 
     # ------------------------------------------------------------------ encoders
-    @property
-    def input_kind(self) -> str:
-        return getattr(METHODS[self.method], "input_kind", "embedding")
-
     def _get_label_encoder(self):
         if self._label_enc is None:
             options = {"template": self.label_template} if self.label_template else {}
@@ -400,31 +185,25 @@ class ZeroShotClassifier:
         return embed_files(list(paths), encoder=self._get_audio_encoder(), cache_dir=self.cache_dir,
                            workers=self.workers, progress=self.progress)
 
-    def _source_embeddings(self, audio_enc) -> np.ndarray:
+    def _source(self, audio_enc) -> SourceLabelSpace | None:
+        """The audio encoder's label space, for methods that rank through it (else None)."""
+        if not METHODS[self.method].needs_source:
+            return None
         if not audio_enc.class_ids:
             raise ValueError(f"method {self.method!r} uses the audio encoder's own classes, but "
                              f"{self.audio_encoder!r} has no classifier head; choose a method that "
                              "works on embeddings (e.g. 'bilinear')")
-        emb, _ = encoder_source_embeddings(self._get_label_encoder(), audio_enc.class_ids,
-                                           self.source_text)
-        return emb
+        return encoder_label_space(self._get_label_encoder(), audio_enc.class_ids, self.source_text)
 
     # ------------------------------------------------------------------ training
-    def _spec(self, n_scores: int | None, n_classes: int | None = None) -> MethodSpec:
+    def _search(self) -> HeldOutClassSearch:
+        """The method's search: its default grid minus the parameters fixed by the user."""
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose from {sorted(METHODS)}")
-        defaults = {s.method: s for s in default_methods()}
-        params = dict(defaults[self.method].params) if self.method in defaults else {}
-        grid = dict(defaults[self.method].grid) if (self.search and self.method in defaults) else {}
-        if n_classes is not None and n_classes < MIN_SEARCH_CLASSES:
-            grid = {}  # too few classes to hold 25 % (>= 2) out for validation: defaults
+        search = HeldOutClassSearch(self.method, seed=self.seed)
+        params, grid = search.resolved()
         params.update(self.method_params or {})
-        for name in params:
-            grid.pop(name, None)  # fixed by the user: not searched
-        accepted = inspect.signature(METHODS[self.method].__init__).parameters
-        if n_scores is not None and "n_scores" in accepted and "n_scores" not in params:
-            params["n_scores"] = n_scores  # hybrids split X = [embedding, scores] by K
-        return MethodSpec(self.method, self.method, params, grid)
+        return search.set_params(params=params, grid=grid if self.search else {})
 
     def fit(self, paths: Sequence[str | Path], labels: Sequence[str]) -> ZeroShotClassifier:
         """Train on labelled clips.
@@ -463,7 +242,7 @@ class ZeroShotClassifier:
         # with one embedding, so they are refused rather than trained apart.
         check_candidate_labels(list(dict.fromkeys(labels)))
         self._label_enc = None
-        spec = self._spec(None)  # validates the method before the (slow) embedding
+        search = self._search()  # validates the method before the (slow) embedding
         audio_enc = self._get_audio_encoder()
         extraction = self._embed(paths)
         ok = np.asarray(extraction.ok, bool)
@@ -478,29 +257,27 @@ class ZeroShotClassifier:
         y = np.array([classes.index(lab) for lab in kept]) if kept else np.zeros(0, int)
         # UnknownLabelError (a ValueError) names every training label with no known word.
         class_emb = self._get_label_encoder().encode([label_text(c) for c in classes])
-        scores = None if extraction.scores is None else np.asarray(extraction.scores)[ok]
-        spec = self._spec(None if scores is None else scores.shape[1], len(classes))
-        source = self._source_embeddings(audio_enc) if spec.input_kind != "embedding" else None
-        features = Features(np.asarray(extraction.embeddings)[ok], scores, class_emb, source)
-        all_classes = np.arange(len(classes))
-        estimator, params = fit_for_split(spec, features, np.arange(len(y)), all_classes, y, self.seed)
+        source = self._source(audio_enc)
+        X = _features(extraction, ok)
+        search.fit(X, y, class_emb, source)
+        estimator, params = search.best_estimator_, search.best_params_
         if self.temperature is not None:
             temperature, t_record = float(self.temperature), {"fitted": False, "reason": "given"}
         else:
-            temperature, t_record = self._fit_temperature(spec, params, features, y, len(classes))
+            temperature, t_record = validation_temperature(self.method, params, X, y, class_emb,
+                                                           source, self.seed)
 
         self.estimator_ = estimator
-        self.params_ = _jsonable(params)
+        self.params_ = jsonable(params)
         self.classes_ = classes
         self.temperature_ = temperature
         counts = {c: int(np.sum(y == i)) for i, c in enumerate(classes)}
-        self.metadata_ = _jsonable({
+        self.metadata_ = jsonable({
             "format": MODEL_FORMAT,
             "zsaudio_version": zsaudio.__version__,
             "method": self.method,
-            "input_kind": spec.input_kind,
             "params": params,
-            "searched": spec.grid,
+            "searched": search.resolved()[1] if len(classes) >= MIN_SEARCH_CLASSES else {},
             "audio_encoder": {"name": self.audio_encoder, "options": self.audio_options or {},
                               "config": audio_enc.config()},
             "label_encoder": {"name": self.label_encoder, "template": self.label_template,
@@ -508,7 +285,7 @@ class ZeroShotClassifier:
                               "label_rule": "labels are embedded as label_text(label) "
                                             "('_' -> space, whitespace collapsed) by the label "
                                             "encoder's own rule (config.rule / text_rule)"},
-            "source_text": self.source_text if spec.input_kind != "embedding" else None,
+            "source_text": self.source_text if source is not None else None,
             "training": {"classes": classes, "clips_per_class": counts, "n_clips": int(len(y)),
                          "failures": failures, "seed": self.seed},
             "temperature": temperature,
@@ -516,37 +293,6 @@ class ZeroShotClassifier:
         })
         self._checked_env = True
         return self
-
-    def _fit_temperature(self, spec: MethodSpec, params: dict, features: Features, y: np.ndarray,
-                         n_classes: int) -> tuple[float, dict]:
-        """Fit T on validation-class groups (see the module docstring); (T, record)."""
-        if n_classes < 4:
-            return FALLBACK_TEMPERATURE, {"fitted": False, "reason": f"only {n_classes} training classes"}
-        rng = np.random.default_rng(self.seed)
-        groups = np.array_split(rng.permutation(n_classes), min(TEMPERATURE_GROUPS, n_classes // 2))
-        fixed = MethodSpec(spec.label, spec.method, dict(params), {})
-        X = features.inputs(spec.input_kind)
-        all_scores, all_truth, skipped = [], [], []
-        for group in groups:
-            val = np.sort(group)
-            train = np.setdiff1d(np.arange(n_classes), val)
-            try:
-                est, _ = fit_for_split(fixed, features, np.flatnonzero(np.isin(y, train)), train, y,
-                                       self.seed)
-            except ValueError as err:  # e.g. a hybrid needing more training classes
-                skipped.append(str(err))
-                continue
-            val_idx = np.flatnonzero(np.isin(y, val))
-            all_scores.append(est.decision_function(X[val_idx], features.class_embeddings[val]))
-            all_truth.append(class_indices(y[val_idx], np.asarray(val)))
-        if not all_scores:
-            return FALLBACK_TEMPERATURE, {"fitted": False, "reason": "; ".join(skipped)}
-        t, nll = fit_temperature(all_scores, all_truth)
-        n_val = int(sum(len(t_) for t_ in all_truth))
-        return t, {"fitted": True, "nll": nll, "nll_at_1": fit_nll(all_scores, all_truth, 1.0),
-                   "groups": len(all_scores), "validation_clips": n_val, "skipped_groups": skipped,
-                   "rule": "argmin_T mean NLL of softmax(scores/T) on validation-class groups, "
-                           "each scored zero-shot by a model fitted on the other training classes"}
 
     # ------------------------------------------------------------------ persistence
     def _check_fitted(self) -> None:
@@ -598,31 +344,9 @@ class ZeroShotClassifier:
         -------
         >>> clf = ZeroShotClassifier.load("model.npz", method="conse")  # doctest: +SKIP
         """
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"model file not found: {path}")
-        try:
-            estimator, stored = load_model(path, expected_method=method)
-        except ValueError as err:  # not a model file, or a file of another method
-            raise ModelMismatchError(str(err)) from err
-        meta = stored.get("user") or {}
-        if meta.get("format") != MODEL_FORMAT:
-            raise ModelMismatchError(f"{path} is not a zsaudio classifier model (format "
-                                     f"{meta.get('format')!r}, expected {MODEL_FORMAT!r}); "
-                                     "write one with `zsaudio train`")
-        if method is not None and meta["method"] != method:
-            raise ModelMismatchError(f"{path} holds a {meta['method']!r} model, not {method!r}")
+        estimator, meta = read_model_file(path, method=method, audio_encoder=audio_encoder,
+                                          label_encoder=label_encoder, label_template=label_template)
         a, lab = meta["audio_encoder"], meta["label_encoder"]
-        expected = [("audio encoder", audio_encoder, a["name"]),
-                    ("label encoder", label_encoder, lab["name"])]
-        if label_template is not None:
-            expected.append(("label template", label_template, lab.get("template")))
-        for what, asked, trained in expected:
-            if asked is not None and asked != trained:
-                raise ModelMismatchError(
-                    f"{path} was trained with {what} {trained!r} and cannot be used with {asked!r}: "
-                    f"its weights only make sense for the embeddings it was trained on. Use "
-                    f"{trained!r}, or train a model for {asked!r} with `zsaudio train`.")
         clf = cls(method=meta["method"], audio_encoder=a["name"], label_encoder=lab["name"],
                   label_template=lab.get("template"), audio_options=a.get("options") or None,
                   source_text=meta.get("source_text") or DEFAULT_SOURCE_TEXT,
@@ -651,7 +375,7 @@ class ZeroShotClassifier:
             ("audio encoder", self.metadata_["audio_encoder"]["config"], self._get_audio_encoder().config()),
             ("label encoder", self.metadata_["label_encoder"]["config"], self._get_label_encoder().config()),
         ):
-            diff = _config_diff(stored, _jsonable(current))
+            diff = config_diff(stored, jsonable(current))
             if diff:
                 raise ModelMismatchError(
                     f"the {what} available here differs from the one this model was trained with "
@@ -713,7 +437,7 @@ class ZeroShotClassifier:
         self.check_environment()
         E = self._get_label_encoder().encode([label_text(x) for x in labels])
         entries = expand_inputs(paths)
-        good = list(dict.fromkeys(p for p, err in entries if err is None))
+        good = existing_files(entries)
         errors: dict[str, str] = {}
         rows: dict[str, int] = {}
         X = None
@@ -724,12 +448,9 @@ class ZeroShotClassifier:
             for i, p in enumerate(good):
                 if not ok[i]:
                     errors[p] = failures.get(p) or failures.get(str(Path(p))) or "could not be embedded"
-            okrows = np.flatnonzero(ok)
-            rows = {good[i]: j for j, i in enumerate(okrows)}
-            if len(okrows):
-                scores = None if extraction.scores is None else np.asarray(extraction.scores)[okrows]
-                feats = Features(np.asarray(extraction.embeddings)[okrows], scores, E)
-                X = feats.inputs(self.input_kind)
+            rows = {good[i]: j for j, i in enumerate(np.flatnonzero(ok))}
+            if ok.any():
+                X = _features(extraction, ok)
         results = []
         if X is not None:
             S = np.asarray(self.estimator_.decision_function(X, E), dtype=np.float64)
@@ -746,14 +467,7 @@ class ZeroShotClassifier:
         return results
 
 
-def fit_nll(scores: Sequence[np.ndarray], truth: Sequence[np.ndarray], temperature: float) -> float:
-    """Mean NLL (nats per clip) of the true candidates under ``softmax(scores / temperature)``,
-    computed with log-sum-exp (no underflow for confident wrong answers)."""
-    total, n = 0.0, 0
-    for s, t in zip(scores, truth, strict=True):
-        z = np.asarray(s, np.float64) / temperature
-        z = z - z.max(axis=1, keepdims=True)
-        t = np.asarray(t, int)
-        total += float(np.sum(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(t)), t]))
-        n += len(t)
-    return total / max(n, 1)
+def _features(extraction, ok: np.ndarray) -> AudioFeatures:
+    """The embedded clips' AudioFeatures (rows where ``ok``) of an ``embed_files`` result."""
+    scores = None if extraction.scores is None else np.asarray(extraction.scores)[ok]
+    return AudioFeatures(np.asarray(extraction.embeddings)[ok], scores)

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from zsaudio.experiments.esc50 import load_esc50
-from zsaudio.labelled_audio import (
+from zsaudio.datasets.esc50 import load_esc50
+from zsaudio.datasets.labelled import (
     from_esc50,
     from_folder,
     from_table,

@@ -2,7 +2,7 @@
 
 Three sources give the same :class:`LabelledAudio` (one label text per clip):
 
-- ESC-50 through :func:`zsaudio.experiments.esc50.load_esc50`, optionally restricted to some
+- ESC-50 through :func:`zsaudio.datasets.esc50.load_esc50`, optionally restricted to some
   classes or categories (``classes``) or with some left out (``exclude_classes``); class names
   become label text by ``_`` -> space (``"sea_waves"`` -> ``"sea waves"``);
 - a csv file of ``path,label`` rows (a header row ``path,label`` is optional; relative paths
@@ -29,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from zsaudio.experiments.esc50 import AUDIO_EXTENSIONS, CATEGORIES, CLASSES_PER_CATEGORY, load_esc50
+from zsaudio.audio.files import AUDIO_EXTENSIONS, audio_files_in
+from zsaudio.datasets.esc50 import CATEGORIES, CLASSES_PER_CATEGORY, load_esc50
 
 # The file a labelled folder may hold instead of one sub-folder per label.
 FOLDER_TABLE = "labels.csv"
@@ -264,7 +265,7 @@ def from_folder(folder: str | Path) -> LabelledAudio:
         return from_table(folder / FOLDER_TABLE)
     paths, labels = [], []
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        files = sorted(f for f in sub.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)
+        files = audio_files_in(sub)
         paths += files
         labels += [esc50_label(sub.name)] * len(files)
     if not paths:

@@ -1,0 +1,125 @@
+"""What classification returns, and the errors a user's input can raise.
+
+>>> c = Classification("bark.wav", [Prediction("dog", 0.9, 0.8), Prediction("rain", 0.1, 0.2)])
+>>> c.label, c.to_dict()["ranking"][0]
+('dog', {'label': 'dog', 'score': 0.9, 'probability': 0.8})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from zsaudio.labels import label_text
+
+__all__ = ["Classification", "LabelError", "ModelMismatchError", "Prediction", "check_candidate_labels"]
+
+
+class ModelMismatchError(ValueError):
+    """A model used with an audio encoder, label encoder or method it was not trained with."""
+
+
+class LabelError(ValueError):
+    """Candidate labels that cannot be used (empty list, blank or duplicate labels)."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One candidate label for one clip.
+
+    Attributes
+    ----------
+    label : str
+        The candidate label as given.
+    score : float
+        The method's compatibility score (higher = better; scale depends on the method).
+    probability : float
+        ``softmax(scores / T)`` over the call's candidates, in [0, 1].
+    """
+
+    label: str
+    score: float
+    probability: float
+
+
+@dataclass
+class Classification:
+    """The result for one input file.
+
+    Attributes
+    ----------
+    path : str
+        The file as given (or found in a given folder).
+    ranking : list of Prediction
+        The ``top_k`` best labels, best first; empty when ``error`` is set.
+    error : str or None
+        Why the file could not be classified (missing, unreadable audio, ...).
+    """
+
+    path: str
+    ranking: list[Prediction] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def label(self) -> str | None:
+        """The best label, or None for a failed file."""
+        return self.ranking[0].label if self.ranking else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"path", "ranking": [{"label", "score", "probability"}], "error"}``."""
+        return {"path": self.path, "ranking": [asdict(p) for p in self.ranking], "error": self.error}
+
+
+def check_candidate_labels(labels: Sequence[str]) -> list[str]:
+    """Validate the candidate labels of a ``classify`` call.
+
+    Parameters
+    ----------
+    labels : sequence of str
+        At least one label; labels must not be blank, and no two may be the same once case,
+        ``_`` vs space and extra whitespace are ignored (``"Dog"`` and ``"dog"`` are duplicates).
+
+    Returns
+    -------
+    list of str
+        The labels as given.
+
+    Raises
+    ------
+    LabelError
+        Naming the problem (all blank or duplicate labels at once).
+
+    Example
+    -------
+    >>> check_candidate_labels(["dog", "Dog "])
+    Traceback (most recent call last):
+    ...
+    zsaudio.classifier.results.LabelError: duplicate labels: 'dog' = 'Dog '
+    """
+    if isinstance(labels, (str, bytes)):
+        raise LabelError(f"labels must be a list of strings, not one string: {labels!r}")
+    labels = list(labels)
+    if not labels:
+        raise LabelError("no candidate labels given: pass at least one label")
+    bad = [x for x in labels if not isinstance(x, str)]
+    if bad:
+        raise LabelError(f"labels must be strings; got {bad[:5]!r}")
+    blank = [x for x in labels if not x.strip()]
+    if blank:
+        raise LabelError(f"{len(blank)} blank label(s): every label needs some text")
+    seen: dict[str, str] = {}
+    dups = []
+    for x in labels:
+        key = label_text(x).casefold()
+        if key in seen:
+            dups.append(f"{seen[key]!r} = {x!r}")
+        else:
+            seen[key] = x
+    if dups:
+        raise LabelError("duplicate labels: " + "; ".join(dups))
+    return labels
