@@ -3,7 +3,8 @@
 One command for all the figures of the README: embedding extraction (``bench_embed.py``:
 ``embed_files`` cold and warm vs the reference pipeline, VGGish random weights and YAMNet),
 Algorithm 1 fit time (``bench_fit.py``: vectorised vs the literal loop) and ``zsaudio
-reproduce`` on cached embeddings (``bench_reproduce.py``). Each writes its JSON file (with the
+reproduce`` on cached embeddings (``bench_reproduce.py``) and a warm ``classify`` of 200 clips
+against the code before issue 13 (``bench_classify.py``). Each writes its JSON file (with the
 machine's CPU count, load average at start and library versions) into ``--results``; the
 summary is rebuilt from those files, so ``--summary-only`` rewrites it without rerunning.
 
@@ -25,7 +26,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("embed", "fit", "reproduce")
+BENCHMARKS = ("embed", "fit", "reproduce", "classify")
 
 
 def run(name: str, args: argparse.Namespace) -> float:
@@ -34,6 +35,8 @@ def run(name: str, args: argparse.Namespace) -> float:
            str(args.results / f"bench_{name}.json")]  # fmt: skip
     if name == "embed":
         cmd += ["--clips", str(args.clips)] + (["--all-clips"] if args.all_clips else [])
+    if name == "classify":
+        cmd += ["--baseline", args.classify_baseline]
     if name == "reproduce":
         cmd += ["--configs", *args.reproduce_configs, "--timeout", str(args.reproduce_timeout)]
         if args.reproduce_baseline:
@@ -152,6 +155,25 @@ def summary(results: Path) -> str:
         md += _table(["configuration", "what runs", "wall s", "of which imports s",
                       "load average at start", "baseline / current", "< 60 s target"], rows)
         md.append("")
+
+    cls = _load(results / "bench_classify.json")
+    if cls:
+        b, c = cls["baseline"], cls["current"]
+        md += ["## Warm `classify` (`bench_classify.py`)", "", _machine_line(cls.get("machine")), "",
+               f"{cls['what']}; medians of {len(c['runs'])} rounds, baseline commit "
+               f"{cls['baseline_commit'][:7]}; same rankings and scores: "
+               f"{cls['same_rankings_and_scores']}.", ""]
+        key = "seconds_load_and_classify_min_in_process"
+        md += _table(["version", "process s (imports, load, classify)", "classify call s",
+                      "load + classify, warm process, min of 5 s"],
+                     [["baseline", f"{b['seconds_total']:.2f}", f"{b['seconds_classify']:.2f}",
+                       f"{b[key]:.3f}"],
+                      ["current", f"{c['seconds_total']:.2f}", f"{c['seconds_classify']:.2f}",
+                       f"{c[key]:.3f}"],
+                      ["baseline / current", f"{cls['baseline_over_current_seconds_total']:.2f}×",
+                       f"{cls['baseline_over_current_seconds_classify']:.2f}×",
+                       f"{cls['baseline_over_current_' + key]:.2f}×"]])
+        md.append("")
     return "\n".join(md)
 
 
@@ -167,6 +189,8 @@ def main(argv=None) -> int:
     parser.add_argument("--reproduce-baseline", metavar="COMMIT",
                         help="bench_reproduce: also time configurations at this commit")
     parser.add_argument("--reproduce-baseline-configs", nargs="+", default=["quick"])
+    parser.add_argument("--classify-baseline", default="c37b1ea",
+                        help="bench_classify: the commit to compare with (default c37b1ea)")
     parser.add_argument("--summary-only", action="store_true")
     args = parser.parse_args(argv)
     if not args.summary_only:

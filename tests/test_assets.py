@@ -29,10 +29,28 @@ def test_env_var_comes_first(roots):
 
 
 def test_cache_is_last_resort(roots):
-    _, cache = roots
-    (cache / "x").mkdir(parents=True)
-    (cache / "x" / "f.bin").write_bytes(b"1")
+    env, cache = roots
+    shared = assets.search_path()[1]
+    in_shared = "yamnet/yamnet_class_map.csv"
+    if not (shared / in_shared).is_file():
+        pytest.skip(f"needs {shared / in_shared}")
+    for relpath in ("x/f.bin", in_shared):
+        (cache / relpath).parent.mkdir(parents=True, exist_ok=True)
+        (cache / relpath).write_bytes(b"cached copy")
+    # found in the cache only when it is nowhere else...
     assert assets.find_asset("x/f.bin") == cache / "x" / "f.bin"
+    # ...and never before the shared folder or the $ZSAUDIO_ASSETS folder
+    assert assets.find_asset(in_shared) == shared / in_shared
+    (env / "x").mkdir(parents=True)
+    (env / "x" / "f.bin").write_bytes(b"env copy")
+    assert assets.find_asset("x/f.bin") == env / "x" / "f.bin"
+
+
+def test_cache_subdirs():
+    assert assets.cache_subdir("embeddings", "/r") == assets.Path("/r/embeddings")
+    assert assets.cache_subdir("models").parent == assets.cache_dir()
+    with pytest.raises(ValueError, match="unknown cache kind"):
+        assets.cache_subdir("nope")
 
 
 def test_missing_message_names_file_url_sha(roots):
@@ -45,9 +63,9 @@ def test_missing_message_names_file_url_sha(roots):
 
 
 def _writer(payload: bytes, calls: list):
-    def download(url, dest):
+    def download(url, out):
         calls.append(url)
-        dest.write_bytes(payload)
+        out.write(payload)
 
     return download
 
@@ -71,6 +89,18 @@ def test_bad_checksum_leaves_nothing(roots):
     assert not list((cache / "t").glob("*.part"))
 
 
+def test_interrupted_download_leaves_nothing(roots):
+    _, cache = roots
+
+    def half_then_crash(url, out):
+        out.write(b"half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        assets.fetch_asset("t/r.bin", "https://example.org/r", None, half_then_crash)
+    assert not list((cache / "t").iterdir())
+
+
 def test_torchvggish_prefix_checksum(roots):
     payload = b"weights"
     prefix = hashlib.sha256(payload).hexdigest()[:8]
@@ -82,7 +112,7 @@ def test_torchvggish_prefix_checksum(roots):
 
 
 def test_failed_download_names_the_asset(roots):
-    def offline(url, dest):
+    def offline(url, out):
         raise OSError("no network")
 
     with pytest.raises(assets.AssetNotFoundError, match="download failed") as info:

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from zsaudio.embeddings.yamnet import load_class_map
 from zsaudio.labels import audioset
 
 
@@ -16,7 +17,7 @@ def test_ontology_and_class_map_are_consistent(yamnet_classes):
     assert len(onto) == 632
     assert len(yamnet_classes) == 521
     # The class map's display names are the ontology names, in output order.
-    names = [n for _, n in audioset.yamnet_class_map()]
+    names = load_class_map()[1]
     assert names == [c.name for c in yamnet_classes]
     assert yamnet_classes[0].name == "Speech"
     # Hierarchy: parents are the inverse of child_ids.
@@ -50,12 +51,12 @@ def test_source_label_texts_modes(yamnet_classes):
         audioset.source_label_texts([dog], mode="names")
 
 
-def test_label_words_normalisation():
-    assert audioset.label_words("Sea_waves") == audioset.label_words("waves, sea")
-    assert audioset.label_words("crying_baby") == audioset.label_words("Baby cry")
-    assert audioset.label_words("Sneezing") == audioset.label_words("sneeze")
-    assert audioset.label_words("dog") == {"dog"}
-    assert audioset.label_words("glasses") == {"glass"}
+def test_match_words_normalisation():
+    assert audioset.match_words("Sea_waves") == audioset.match_words("waves, sea")
+    assert audioset.match_words("crying_baby") == audioset.match_words("Baby cry")
+    assert audioset.match_words("Sneezing") == audioset.match_words("sneeze")
+    assert audioset.match_words("dog") == {"dog"}
+    assert audioset.match_words("glasses") == {"glass"}
 
 
 def test_nearest_audioset_classes_rule(yamnet_classes):

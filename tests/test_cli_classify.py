@@ -5,7 +5,6 @@ Small on purpose: a handful of classes and clips, one temporary embedding cache 
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import shutil
@@ -13,9 +12,7 @@ import shutil
 import pytest
 
 from zsaudio.classifier import DEFAULT_METHOD
-from zsaudio.cli import classify as classify_cmd
-from zsaudio.cli import demo as demo_cmd
-from zsaudio.cli import train as train_cmd
+from zsaudio.cli.main import main
 from zsaudio.datasets.esc50 import load_esc50
 
 TRAIN = ["dog", "cat", "rain", "wind", "crying_baby", "laughing", "clock_alarm", "siren"]
@@ -23,13 +20,8 @@ HELD_OUT = ["rooster", "sea_waves", "church_bells", "coughing"]
 
 
 def run_cli(argv: list[str]) -> int:
-    """Parse and run one of this area's sub-commands as ``zsaudio`` would."""
-    parser = argparse.ArgumentParser(prog="zsaudio")
-    sub = parser.add_subparsers(dest="command")
-    for module in (train_cmd, classify_cmd, demo_cmd):
-        module.register(sub)
-    args = parser.parse_args(argv)
-    return args.func(args)
+    """Run one sub-command as the ``zsaudio`` command does."""
+    return main(argv)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing as mp
 
 import numpy as np
@@ -10,7 +9,7 @@ import pytest
 import soundfile as sf
 from audio_cases import tone, write_bad_cases, write_good_cases
 
-from zsaudio.cli import embed as embed_cli
+from zsaudio.cli.main import main as zsaudio_main
 from zsaudio.embeddings import extract, get_audio_encoder
 from zsaudio.embeddings.cache import EmbeddingCache
 
@@ -78,11 +77,8 @@ def test_different_config_different_cache(files, tmp_path):
 
 
 def cli_main(argv: list[str]) -> int:
-    """``zsaudio embed ...`` through the sub-command's own parser (as cli.main builds it)."""
-    parser = argparse.ArgumentParser(prog="zsaudio")
-    embed_cli.register(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    return args.func(args)
+    """``zsaudio embed ...`` as the ``zsaudio`` command runs it."""
+    return zsaudio_main(argv)
 
 
 class _Interrupting:
@@ -174,3 +170,26 @@ def test_embed_cli_dataset_csv(files, tmp_path):
     assert status == 1
     with np.load(tmp_path / "o" / "embeddings.npz") as f:
         assert f["ok"].tolist() == [True, False] and f["paths"][0].endswith("a.flac")
+
+
+def test_embed_cli_reports_a_folder_without_audio_and_embeds_the_rest(files, tmp_path, capsys):
+    _, good, _ = files
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no audio here")
+    out = tmp_path / "o"
+    status = cli_main(["embed", str(empty), str(good["flac"]), "--out", str(out),
+                       "--cache", str(tmp_path / "c"), "--no-progress", "--workers", "0"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert f"FAILED {empty}: folder holds no audio file" in err
+    with np.load(out / "embeddings.npz") as f:
+        assert f["ok"].tolist() == [True]
+    assert str(empty) in (out / "failures.tsv").read_text()
+
+
+def test_embed_cli_nothing_to_embed_is_a_one_line_user_error(tmp_path, capsys):
+    status = cli_main(["embed", str(tmp_path), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("zsaudio embed: error: no audio file to embed") and err.count("\n") == 1

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from zsaudio.device import resolve_device
 from zsaudio.model import BilinearTorch, BilinearZSL
 from zsaudio.model.base import FeatureStandardizer, l2_normalize_rows
 from zsaudio.model.bilinear import harmonic_numbers, ranking_sgd
-from zsaudio.model.torch_bilinear import resolve_device
 
 
 def literal_algorithm1(X, y, Phi, learning_rate, epochs, seed):
@@ -182,7 +182,7 @@ def test_torch_minibatch_float32_close_to_float64_and_auto_device():
     b = BilinearTorch(epochs=3, batch_size=16, dtype="float64").fit(X, y, Phi)
     np.testing.assert_allclose(a.W_, b.W_, atol=1e-4)
     assert a.W_.dtype == np.float64
-    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("cpu") == "cpu"
 
 
 def test_torch_bad_device_and_params():

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import shutil
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
+
+from zsaudio.fileio import atomic_write
 
 ENV_VAR = "ZSAUDIO_ASSETS"
 
@@ -128,6 +131,38 @@ def cache_dir() -> Path:
     return Path(base) / "zsaudio"
 
 
+#: The sub-folders of the cache, by kind of content (relative to :func:`cache_dir`).
+CACHE_SUBDIRS: dict[str, str] = {
+    "embeddings": "embeddings",  # audio clip embeddings (zsaudio.embeddings.cache)
+    "label-embeddings": "labels/embeddings",  # label vectors (zsaudio.labels.cache)
+    "file-hashes": "labels/sha256",  # sha256 of large vector files, by path, size and mtime
+    "word-vectors": "word_vectors",  # word vectors converted to gensim's memory-mapped format
+    "models": "models",  # models trained by `zsaudio demo`
+}
+
+
+def cache_subdir(kind: str, root: str | os.PathLike | None = None) -> Path:
+    """The cache folder for one kind of content: ``root / CACHE_SUBDIRS[kind]``.
+
+    Parameters
+    ----------
+    kind : str
+        A key of :data:`CACHE_SUBDIRS`.
+    root : path, optional
+        The cache root; default :func:`cache_dir`.
+
+    Examples
+    --------
+    >>> cache_subdir("label-embeddings", root="/tmp/c")
+    PosixPath('/tmp/c/labels/embeddings')
+    """
+    try:
+        sub = CACHE_SUBDIRS[kind]
+    except KeyError:
+        raise ValueError(f"unknown cache kind {kind!r}; known: {', '.join(CACHE_SUBDIRS)}") from None
+    return (Path(root) if root is not None else cache_dir()) / sub
+
+
 def search_path() -> list[Path]:
     """The folders searched for assets, in order (see the module docstring)."""
     roots: list[Path] = []
@@ -169,8 +204,8 @@ def find_asset(relpath: str) -> Path:
 
     Examples
     --------
-    >>> find_asset("yamnet/yamnet.tflite")  # doctest: +SKIP
-    PosixPath('/work/shared/assets/yamnet/yamnet.tflite')
+    >>> find_asset("yamnet/yamnet.tflite")
+    PosixPath('.../yamnet/yamnet.tflite')
     """
     roots = search_path()
     for root in roots:
@@ -211,13 +246,24 @@ def _expected_sha(relpath: str) -> str | None:
     return None
 
 
-Downloader = Callable[[str, Path], None]
+Downloader = Callable[[str, IO[bytes]], None]
+"""``download(url, file)``: write the content at ``url`` into the open binary ``file``."""
 
 
-def _urllib_download(url: str, dest: Path) -> None:
-    with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
-        while block := response.read(1 << 20):
-            out.write(block)
+class _HashingWriter:
+    """A binary file wrapper that hashes (sha256) what is written through it."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out, self.sha256 = out, hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.sha256.update(data)
+        return self.out.write(data)
+
+
+def _urllib_download(url: str, out: IO[bytes]) -> None:
+    with urllib.request.urlopen(url, timeout=60) as response:
+        shutil.copyfileobj(response, out, 1 << 20)
 
 
 def fetch_asset(
@@ -229,7 +275,8 @@ def fetch_asset(
     """Find an asset, or download it into the user cache and verify its sha256.
 
     The download goes to a temporary file in the cache folder, is verified, and only then
-    renamed into place (atomic), so an interrupted or corrupt download never looks present.
+    moved into place (:func:`zsaudio.fileio.atomic_write`), so an interrupted or corrupt
+    download never looks present.
 
     Parameters
     ----------
@@ -237,8 +284,9 @@ def fetch_asset(
         Path relative to an assets root.
     url, sha256 : str, optional
         Override the address and checksum of :data:`KNOWN_ASSETS`.
-    download : callable(url, dest_path), optional
-        How to fetch (default: urllib); tests pass a function that writes a local file.
+    download : callable(url, file), optional
+        How to fetch into an open binary file (default: urllib); tests pass a function that
+        writes bytes it holds.
     """
     try:
         return find_asset(relpath)
@@ -249,18 +297,17 @@ def fetch_asset(
             raise missing
         expected = sha256 or _expected_sha(relpath)
         dest = cache_dir() / relpath
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
-        os.close(fd)
-        tmp = Path(tmp_name)
-        try:
+        not_found = str(missing)
+
+        def download_and_verify(out: IO[bytes]) -> None:
+            hashing = _HashingWriter(out)
             try:
-                (download or _urllib_download)(url, tmp)
+                (download or _urllib_download)(url, hashing)  # type: ignore[arg-type]
             except OSError as err:
-                raise AssetNotFoundError(f"{missing}\ndownload failed: {err}") from err
-            if expected:
-                verify_sha256(tmp, expected)
-            os.replace(tmp, dest)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return dest
+                raise AssetNotFoundError(f"{not_found}\ndownload failed: {err}") from err
+            if expected and not hashing.sha256.hexdigest().startswith(expected.lower()):
+                raise ChecksumError(f"{url}: sha256 {hashing.sha256.hexdigest()} does not match "
+                                    f"the expected {expected}")
+
+        # verified before it is moved into place: a bad or partial download never looks present
+        return atomic_write(dest, download_and_verify, suffix=".part")

@@ -172,12 +172,18 @@ class ZeroShotClassifier:
         return self._label_enc
 
     def _get_audio_encoder(self):
-        return get_audio_encoder(self.audio_encoder, device=self.device, **(self.audio_options or {}))
+        # One instance per settings: creating it reads the class map, and its config() hashes
+        # the model file (once per instance), so config checks and embedding share that work.
+        key = (self.audio_encoder, self.device, repr(sorted((self.audio_options or {}).items())))
+        if getattr(self, "_audio_enc_key", None) != key:
+            self._audio_enc = get_audio_encoder(self.audio_encoder, device=self.device,
+                                                **(self.audio_options or {}))
+            self._audio_enc_key = key
+        return self._audio_enc
 
     def _embed(self, paths: Sequence[str | Path]):
-        return embed_files(list(paths), encoder=self.audio_encoder, encoder_options=self.audio_options,
-                           cache_dir=self.cache_dir, workers=self.workers, progress=self.progress,
-                           device=self.device)
+        return embed_files(list(paths), encoder=self._get_audio_encoder(), cache_dir=self.cache_dir,
+                           workers=self.workers, progress=self.progress)
 
     def _source(self, audio_enc) -> SourceLabelSpace | None:
         """The audio encoder's label space, for methods that rank through it (else None)."""

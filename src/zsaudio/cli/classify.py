@@ -28,7 +28,11 @@ import sys
 from pathlib import Path
 
 from zsaudio.classifier import ZeroShotClassifier
-from zsaudio.labels import UnknownLabelError
+from zsaudio.device import DEVICE_HELP
+from zsaudio.embeddings import available_encoders
+from zsaudio.errors import EXIT_FAILURE, EXIT_OK, UserError
+from zsaudio.labels import UnknownLabelError, available_label_encoders
+from zsaudio.model import METHODS
 
 
 def read_labels_file(path: str | Path) -> list[str]:
@@ -62,18 +66,15 @@ def register(subparsers) -> None:
     p.add_argument("--labels-file", metavar="FILE", help="candidate labels, one per line")
     p.add_argument("--top-k", type=int, default=3, help="labels shown per file")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    p.add_argument("--method", help="refuse the model unless it is of this method")
-    p.add_argument("--audio-encoder", help="refuse the model unless trained with this audio encoder")
-    p.add_argument("--label-encoder", help="refuse the model unless trained with this label encoder")
+    p.add_argument("--method", choices=sorted(METHODS), help="refuse the model unless it is of this method")
+    p.add_argument("--audio-encoder", choices=available_encoders(),
+                   help="refuse the model unless trained with this audio encoder")
+    p.add_argument("--label-encoder", choices=available_label_encoders(),
+                   help="refuse the model unless trained with this label encoder")
     p.add_argument("--cache", metavar="DIR", help="embedding cache folder (default: the user cache)")
     p.add_argument("--workers", type=int, metavar="N", help="decoding/embedding processes")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--device", default="cpu", help=DEVICE_HELP)
     p.set_defaults(func=run)
-
-
-def _err(msg: str) -> int:
-    print(f"zsaudio classify: error: {msg}", file=sys.stderr)
-    return 2
 
 
 def format_text(results, show_score: bool = True) -> str:
@@ -93,13 +94,13 @@ def format_text(results, show_score: bool = True) -> str:
 
 def run(args: argparse.Namespace) -> int:
     labels = list(args.labels)
-    try:
-        if args.labels_file:
+    if args.labels_file:
+        try:
             labels += read_labels_file(args.labels_file)
-    except (FileNotFoundError, UnicodeDecodeError) as err:
-        return _err(str(err))
+        except UnicodeDecodeError as err:
+            raise UserError(f"{args.labels_file}: not UTF-8 text ({err})") from err
     if args.top_k < 1:
-        return _err(f"--top-k must be >= 1, got {args.top_k}")
+        raise UserError(f"--top-k must be >= 1, got {args.top_k}")
     try:
         clf = ZeroShotClassifier.load(args.model, method=args.method, audio_encoder=args.audio_encoder,
                                       label_encoder=args.label_encoder, cache_dir=args.cache,
@@ -108,9 +109,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"warning: {warning}", file=sys.stderr)
         results = clf.classify(args.inputs, labels, top_k=args.top_k)
     except UnknownLabelError as err:
-        return _err(f"{err} (use other words, or a sentence label encoder such as minilm)")
-    except (FileNotFoundError, ValueError, RuntimeError) as err:
-        return _err(str(err))
+        raise UserError(f"{err} (use other words, or a sentence label encoder such as minilm)") from err
     failed = [r for r in results if not r.ok]
     if args.json:
         doc = {"model": str(args.model), "method": clf.method, "audio_encoder": clf.audio_encoder,
@@ -125,5 +124,5 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         for r in failed:
             print(f"  {r.path}: {r.error}", file=sys.stderr)
-        return 1
-    return 0
+        return EXIT_FAILURE
+    return EXIT_OK

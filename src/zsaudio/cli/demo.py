@@ -23,7 +23,7 @@ import json
 import sys
 from pathlib import Path
 
-from zsaudio.assets import cache_dir
+from zsaudio.assets import cache_subdir
 from zsaudio.classifier import (
     DEFAULT_AUDIO_ENCODER,
     DEFAULT_LABEL_ENCODER,
@@ -34,6 +34,11 @@ from zsaudio.classifier import (
 from zsaudio.cli.classify import format_text
 from zsaudio.datasets.esc50 import load_esc50
 from zsaudio.datasets.labelled import esc50_label, from_esc50, resolve_esc50_classes
+from zsaudio.device import DEVICE_HELP
+from zsaudio.embeddings import available_encoders
+from zsaudio.errors import EXIT_FAILURE, EXIT_OK, UserError
+from zsaudio.labels import available_label_encoders
+from zsaudio.model import METHODS
 
 # Ten familiar ESC-50 classes, two from each of the paper's five categories.
 DEFAULT_HOLDOUT = ("dog", "rooster", "rain", "thunderstorm", "crying_baby", "sneezing",
@@ -56,9 +61,9 @@ def register(subparsers) -> None:
                    help="held-out clips classified per held-out class")
     p.add_argument("--max-train-per-class", type=int, metavar="N",
                    help="at most N training clips per class (quicker first run)")
-    p.add_argument("--method", default=DEFAULT_METHOD)
-    p.add_argument("--audio-encoder", default=DEFAULT_AUDIO_ENCODER)
-    p.add_argument("--label-encoder", default=DEFAULT_LABEL_ENCODER)
+    p.add_argument("--method", default=DEFAULT_METHOD, choices=sorted(METHODS))
+    p.add_argument("--audio-encoder", default=DEFAULT_AUDIO_ENCODER, choices=available_encoders())
+    p.add_argument("--label-encoder", default=DEFAULT_LABEL_ENCODER, choices=available_label_encoders())
     p.add_argument("--label-template", metavar="TEMPLATE")
     p.add_argument("--top-k", type=int, default=3)
     p.add_argument("--model", metavar="PATH",
@@ -66,7 +71,7 @@ def register(subparsers) -> None:
     p.add_argument("--retrain", action="store_true", help="train even if the model file exists")
     p.add_argument("--cache", metavar="DIR", help="embedding cache folder (default: the user cache)")
     p.add_argument("--workers", type=int, metavar="N")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help=DEVICE_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -81,20 +86,15 @@ def default_model_path(args: argparse.Namespace, holdout: list[str], root: Path)
                       "label": args.label_encoder, "template": args.label_template,
                       "max": args.max_train_per_class, "esc50": str(root.resolve())}, sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    base = Path(args.cache) if args.cache else cache_dir()
-    return base / "models" / f"demo-{args.method}-{args.audio_encoder}-{args.label_encoder}-{digest}.npz"
+    name = f"demo-{args.method}-{args.audio_encoder}-{args.label_encoder}-{digest}.npz"
+    return cache_subdir("models", root=args.cache) / name
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        data = load_esc50(args.esc50)
-        targets = resolve_esc50_classes(args.holdout, data.class_names)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"zsaudio demo: error: {err}", file=sys.stderr)
-        return 2
+    data = load_esc50(args.esc50)
+    targets = resolve_esc50_classes(args.holdout, data.class_names)
     if len(targets) < 2:
-        print("zsaudio demo: error: hold out at least 2 classes (the candidates)", file=sys.stderr)
-        return 2
+        raise UserError("hold out at least 2 classes (the candidates)")
     holdout = [data.class_names[t] for t in targets]
     labels = [esc50_label(c) for c in holdout]
     _log(data.summary())
@@ -117,11 +117,7 @@ def run(args: argparse.Namespace) -> int:
             _log(f"not using {model_path} ({err}); training a new one")
             clf = None
     if clf is None:
-        try:
-            train = from_esc50(data.root, exclude_classes=holdout, max_per_class=args.max_train_per_class)
-        except (FileNotFoundError, ValueError) as err:
-            print(f"zsaudio demo: error: {err}", file=sys.stderr)
-            return 2
+        train = from_esc50(data.root, exclude_classes=holdout, max_per_class=args.max_train_per_class)
         _log(f"training {args.method} ({args.audio_encoder} + {args.label_encoder}) on "
              f"{len(train.paths)} clips of {len(train.classes)} classes")
         clf = ZeroShotClassifier(method=args.method, audio_encoder=args.audio_encoder,
@@ -153,4 +149,4 @@ def run(args: argparse.Namespace) -> int:
     failed = [r for r in results if not r.ok]
     for r in failed:
         print(f"not classified: {r.path}: {r.error}", file=sys.stderr)
-    return 1 if failed else 0
+    return EXIT_FAILURE if failed else EXIT_OK

@@ -2,24 +2,26 @@
 
 Writes ``DIR/embeddings.npz`` (``paths``, ``embeddings`` (n, d), ``ok``, and ``scores`` /
 ``class_names`` for encoders with a classifier), ``DIR/failures.tsv`` and
-``DIR/encoder_config.json``. Exit status 1 when any file failed (each printed with its reason).
+``DIR/encoder_config.json``. Exit status 1 when any input failed: a file missing or not
+decodable, a folder without audio (each printed with its reason, and listed in
+``failures.tsv``; the others are embedded); 2 when there is nothing to embed at all.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import io
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
-from zsaudio.embeddings.cache import atomic_write_bytes
-
-AUDIO_SUFFIXES = {"." + ext.lower() for ext in sf.available_formats()} | {".mp3", ".ogg", ".oga"}
+from zsaudio.audio.files import AUDIO_EXTENSIONS, expand_inputs
+from zsaudio.device import DEVICE_HELP
+from zsaudio.embeddings import available_encoders
+from zsaudio.embeddings.extract import embed_files
+from zsaudio.errors import EXIT_FAILURE, EXIT_OK, UserError
+from zsaudio.fileio import atomic_write, atomic_write_text, json_dumps
 
 
 def _csv_paths(csv_path: Path) -> list[str]:
@@ -28,12 +30,12 @@ def _csv_paths(csv_path: Path) -> list[str]:
         rows = list(csv.DictReader(f))
     column = next((c for c in ("path", "filename", "file") if rows and c in rows[0]), None)
     if column is None:
-        raise ValueError(f"{csv_path}: no 'path' or 'filename' column")
+        raise UserError(f"{csv_path}: no 'path' or 'filename' column")
     bases = [csv_path.parent, csv_path.parent / "audio", csv_path.parent.parent / "audio"]
     stems: dict[str, Path] = {}
     for base in reversed(bases):
         if base.is_dir():
-            stems.update({p.stem: p for p in base.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES})
+            stems.update({p.stem: p for p in base.iterdir() if p.suffix.lower() in AUDIO_EXTENSIONS})
     out = []
     for row in rows:
         name = row[column]
@@ -44,17 +46,27 @@ def _csv_paths(csv_path: Path) -> list[str]:
     return out
 
 
-def expand_inputs(inputs: list[str]) -> list[str]:
-    """Files as given; folders -> their audio files (recursive, sorted); ``.csv`` -> its rows."""
-    out: list[str] = []
+def embed_inputs(inputs: list[str]) -> list[tuple[str, str | None]]:
+    """Files to embed, as ``(path, error)`` entries: each file as given (a missing one too: its
+    row stays in the output, marked failed), each folder's audio files (recursive, sorted,
+    :func:`zsaudio.audio.files.expand_inputs`), each ``.csv``'s rows (by stem, any audio
+    extension). A folder without audio is an entry with its error: reported, not skipped.
+
+    >>> import tempfile
+    >>> embed_inputs(["x.wav", tempfile.mkdtemp()])[0]
+    ('x.wav', None)
+    >>> embed_inputs([tempfile.mkdtemp()])[0][1]
+    'folder holds no audio file (.wav, .flac, .ogg, .aiff, .aif, .mp3)'
+    """
+    out: list[tuple[str, str | None]] = []
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            out += sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES)
+            out += expand_inputs([item])
         elif p.suffix.lower() == ".csv" and p.is_file():
-            out += _csv_paths(p)
+            out += [(path, None) for path in _csv_paths(p)]
         else:
-            out.append(str(p))
+            out.append((str(item), None))
     return out
 
 
@@ -66,10 +78,10 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="audio file, folder or csv")
-    parser.add_argument("--encoder", choices=["yamnet", "vggish"], default="yamnet")
+    parser.add_argument("--encoder", choices=available_encoders(), default="yamnet")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--workers", type=int, default=None, help="decoding processes")
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--device", default="cpu", help=DEVICE_HELP)
     parser.add_argument("--cache", default=None, metavar="DIR", help="embedding cache folder")
     parser.add_argument(
         "--vggish-weights",
@@ -81,16 +93,12 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zsaudio.embeddings.extract import embed_files
-
-    try:
-        paths = expand_inputs(args.paths)
-    except (OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    entries = embed_inputs(args.paths)
+    paths = [p for p, err in entries if err is None]
+    skipped = {p: err for p, err in entries if err is not None}
     if not paths:
-        print("error: no audio files found in the given paths", file=sys.stderr)
-        return 2
+        raise UserError("no audio file to embed: "
+                        + "; ".join(f"{p}: {err}" for p, err in skipped.items()))
     options = {}
     if args.encoder == "vggish" and args.vggish_weights:
         options["weights"] = args.vggish_weights
@@ -103,24 +111,22 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         device=args.device,
     )
+    failures = {**skipped, **result.failures}
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     arrays = {"paths": np.array(result.paths), "embeddings": result.embeddings, "ok": result.ok}
     if result.scores is not None:
         arrays["scores"] = result.scores
         arrays["class_names"] = np.array(result.class_names)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    atomic_write_bytes(out / "embeddings.npz", buffer.getvalue())
-    lines = ["path\treason"] + [f"{p}\t{r}" for p, r in result.failures.items()]
-    atomic_write_bytes(out / "failures.tsv", ("\n".join(lines) + "\n").encode())
-    atomic_write_bytes(out / "encoder_config.json", json.dumps(result.encoder_config, indent=1).encode())
-    for path, reason in result.failures.items():
+    atomic_write(out / "embeddings.npz", lambda f: np.savez(f, **arrays))
+    lines = ["path\treason"] + [f"{p}\t{r}" for p, r in failures.items()]
+    atomic_write_text(out / "failures.tsv", "\n".join(lines) + "\n")
+    atomic_write_text(out / "encoder_config.json", json_dumps(result.encoder_config, indent=1))
+    for path, reason in failures.items():
         print(f"FAILED {path}: {reason}", file=sys.stderr)
     n_ok = int(result.ok.sum())
     print(
         f"{n_ok}/{len(paths)} files embedded with {args.encoder} -> {out / 'embeddings.npz'}"
-        + (f"; {len(result.failures)} failed" if result.failures else ""),
+        + (f"; {len(failures)} input(s) failed" if failures else ""),
         file=sys.stderr,
     )
-    return 1 if result.failures else 0
+    return EXIT_FAILURE if failures else EXIT_OK

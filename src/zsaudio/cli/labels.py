@@ -2,6 +2,7 @@
 
 Example::
 
+    zsaudio labels dog cat sea_waves crackling_fire
     zsaudio labels --encoder glove dog cat sea_waves crackling_fire
 """
 
@@ -12,8 +13,10 @@ import sys
 
 import numpy as np
 
-ENCODERS = ["word2vec", "googlenews-subset", "glove", "minilm", "mpnet"]
-WORD_ENCODERS = {"word2vec", "googlenews-subset", "glove"}
+from zsaudio.classifier import DEFAULT_LABEL_ENCODER
+from zsaudio.device import DEVICE_HELP
+from zsaudio.errors import EXIT_FAILURE, EXIT_OK, UserError
+from zsaudio.labels import available_label_encoders, get_label_encoder, label_encoder_options
 
 
 def register(subparsers) -> None:
@@ -21,46 +24,38 @@ def register(subparsers) -> None:
         "labels",
         help="show label-embedding coverage and nearest labels",
         description="Print, for each label, the words the encoder knows and misses, then the "
-        "nearest other given labels by cosine similarity of their embeddings.",
+        "nearest other given labels by cosine similarity of their embeddings. Exit status 1 "
+        "when some label cannot be embedded.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("labels", nargs="+", metavar="LABEL", help="class labels, e.g. sea_waves")
-    p.add_argument("--encoder", choices=ENCODERS, default="word2vec")
+    p.add_argument("--encoder", choices=available_label_encoders(), default=DEFAULT_LABEL_ENCODER,
+                   help="label encoder (the default is the one `zsaudio train` uses)")
     p.add_argument("--vectors", help="word vectors file (word2vec, glove)")
     p.add_argument("--template", help='sentence encoders: e.g. "the sound of {label}"')
     p.add_argument("--phrases", action="store_true", help="word encoders: try phrase tokens")
-    p.add_argument("--device", default="cpu", help="sentence encoders: torch device")
-    p.add_argument("--top", type=int, default=3, help="nearest labels shown (default 3)")
+    p.add_argument("--device", help=f"sentence encoders: {DEVICE_HELP} (default cpu)")
+    p.add_argument("--top", type=int, default=3, help="nearest labels shown")
     p.set_defaults(func=run)
 
 
-def _options(args: argparse.Namespace) -> dict:
-    opts: dict = {}
-    if args.encoder in WORD_ENCODERS:
-        if args.template:
-            raise ValueError(f"--template applies to sentence encoders, not {args.encoder}")
-        opts["phrases"] = args.phrases
-        if args.vectors:
-            if args.encoder == "googlenews-subset":
-                raise ValueError("--vectors applies to word2vec and glove")
-            opts["vectors"] = args.vectors
-    else:
-        if args.vectors or args.phrases:
-            raise ValueError(f"--vectors / --phrases apply to word encoders, not {args.encoder}")
-        opts["template"] = args.template
-        opts["device"] = args.device
-    return opts
+def encoder_options(args: argparse.Namespace) -> dict:
+    """The options given on the command line, checked against what the encoder accepts
+    (:func:`zsaudio.labels.label_encoder_options`)."""
+    given = {"vectors": args.vectors, "template": args.template, "phrases": args.phrases or None,
+             "device": args.device}
+    given = {k: v for k, v in given.items() if v is not None}
+    accepted = label_encoder_options(args.encoder)
+    refused = [f"--{k}" for k in given if k not in accepted]
+    if refused:
+        raise UserError(f"{' / '.join(refused)} do(es) not apply to the {args.encoder} encoder "
+                        f"(its options: {', '.join('--' + a for a in accepted) or 'none'})")
+    return given
 
 
 def run(args: argparse.Namespace) -> int:
-    from zsaudio.assets import AssetNotFoundError
-    from zsaudio.labels import get_label_encoder
-
-    try:
-        encoder = get_label_encoder(args.encoder, **_options(args))
-        coverage = encoder.coverage(args.labels)
-    except (ValueError, FileNotFoundError, AssetNotFoundError) as err:
-        print(f"zsaudio labels: {err}", file=sys.stderr)
-        return 2
+    encoder = get_label_encoder(args.encoder, **encoder_options(args))
+    coverage = encoder.coverage(args.labels)
 
     print(f"encoder {encoder.name} ({encoder.dim}-d)")
     width = max(len(c.label) for c in coverage)
@@ -93,5 +88,5 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         print(f"{len(unknown)} label(s) cannot be embedded: {', '.join(map(repr, unknown))}",
               file=sys.stderr)
-        return 1
-    return 0
+        return EXIT_FAILURE
+    return EXIT_OK

@@ -4,6 +4,24 @@ from __future__ import annotations
 
 import argparse
 
+from zsaudio.device import DEVICE_HELP
+from zsaudio.embeddings import available_encoders
+from zsaudio.errors import UserError
+from zsaudio.labels import available_label_encoders
+
+
+def label_encoder_spec(text: str) -> str:
+    """``NAME`` or ``NAME:TEMPLATE`` with NAME a registered label encoder (argparse type).
+
+    >>> label_encoder_spec("minilm:the sound of {label}")
+    'minilm:the sound of {label}'
+    """
+    name = text.split(":", 1)[0]
+    if name not in available_label_encoders():
+        raise argparse.ArgumentTypeError(
+            f"unknown label encoder {name!r} (choose from {', '.join(available_label_encoders())})")
+    return text
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -15,9 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--esc50", metavar="DIR", help="ESC-50 folder with meta/esc50.csv and audio/ "
                    "(default: esc50/ on the asset search path)")
-    p.add_argument("--audio-encoder", default="yamnet", choices=["yamnet", "vggish"])
+    p.add_argument("--audio-encoder", default="yamnet", choices=available_encoders())
     p.add_argument("--label-encoder", nargs="+", default=["minilm"], metavar="NAME[:TEMPLATE]",
-                   help="one or more of word2vec, googlenews-subset, glove, minilm, mpnet; a sentence "
+                   type=label_encoder_spec,
+                   help=f"one or more of {', '.join(available_label_encoders())}; a sentence "
                    'encoder may carry a template: "minilm:the sound of {label}" (default minilm)')
     p.add_argument("--method", nargs="+", default=None, metavar="NAME",
                    help="methods to run (default: bilinear conse conse-anchored conse-fewshot); "
@@ -31,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=int, default=5, help="number of seeds (default 5)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
     p.add_argument("--cache", default=None, metavar="DIR", help="embedding cache folder")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (audio encoder)")
+    p.add_argument("--device", default="cpu", help=f"audio encoder: {DEVICE_HELP}")
     p.add_argument("--out", required=True, metavar="DIR", help="report folder")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
@@ -41,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from zsaudio.experiments.reproduce import ReproduceConfig, reproduce
 
     if args.seeds < 1:
-        raise SystemExit("zsaudio reproduce: --seeds must be at least 1")
+        raise UserError("--seeds must be at least 1")
     config = ReproduceConfig(
         esc50=args.esc50, audio_encoder=args.audio_encoder, label_encoders=args.label_encoder,
         seeds=args.seeds, settings=args.settings,

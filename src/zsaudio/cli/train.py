@@ -23,6 +23,11 @@ from zsaudio.classifier import (
     ZeroShotClassifier,
 )
 from zsaudio.datasets.labelled import class_counts, concat, from_esc50, load_labelled_audio
+from zsaudio.device import DEVICE_HELP
+from zsaudio.embeddings import available_encoders
+from zsaudio.errors import UserError
+from zsaudio.labels import available_label_encoders
+from zsaudio.model import METHODS
 
 
 def register(subparsers) -> None:
@@ -44,10 +49,9 @@ def register(subparsers) -> None:
                       help="at most N ESC-50 clips per class (quick runs)")
     data.add_argument("--data", nargs="+", metavar="CSV_OR_FOLDER",
                       help="csv of path,label rows, or a folder (labels.csv or one sub-folder per label)")
-    p.add_argument("--method", default=DEFAULT_METHOD, help="zero-shot method (zsaudio.model.METHODS)")
-    p.add_argument("--audio-encoder", default=DEFAULT_AUDIO_ENCODER)
-    p.add_argument("--label-encoder", default=DEFAULT_LABEL_ENCODER,
-                   help="minilm, glove, word2vec or googlenews-subset")
+    p.add_argument("--method", default=DEFAULT_METHOD, choices=sorted(METHODS), help="zero-shot method")
+    p.add_argument("--audio-encoder", default=DEFAULT_AUDIO_ENCODER, choices=available_encoders())
+    p.add_argument("--label-encoder", default=DEFAULT_LABEL_ENCODER, choices=available_label_encoders())
     p.add_argument("--label-template", metavar="TEMPLATE",
                    help="sentence encoders: text embedded for a label, e.g. 'the sound of {label}'")
     p.add_argument("--no-search", action="store_true",
@@ -57,31 +61,23 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, metavar="MODEL", help="model file to write")
     p.add_argument("--cache", metavar="DIR", help="embedding cache folder (default: the user cache)")
     p.add_argument("--workers", type=int, metavar="N", help="decoding/embedding processes")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--device", default="cpu", help=DEVICE_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
-def _err(msg: str) -> int:
-    print(f"zsaudio train: error: {msg}", file=sys.stderr)
-    return 2
-
-
 def run(args: argparse.Namespace) -> int:
     if args.esc50 is None and not args.data:
-        return _err("no training data: give --esc50 [DIR] and/or --data CSV_OR_FOLDER")
+        raise UserError("no training data: give --esc50 [DIR] and/or --data CSV_OR_FOLDER")
     if (args.classes or args.exclude_classes or args.max_per_class) and args.esc50 is None:
-        return _err("--classes, --exclude-classes and --max-per-class select ESC-50 clips: add --esc50")
-    try:
-        parts = []
-        if args.esc50 is not None:
-            parts.append(from_esc50(args.esc50 or None, args.classes, args.exclude_classes,
-                                    args.max_per_class))
-        for item in args.data or []:
-            parts.append(load_labelled_audio(item))
-        data = concat(parts)
-    except (FileNotFoundError, ValueError) as err:
-        return _err(str(err))
+        raise UserError("--classes, --exclude-classes and --max-per-class select ESC-50 clips: add --esc50")
+    parts = []
+    if args.esc50 is not None:
+        parts.append(from_esc50(args.esc50 or None, args.classes, args.exclude_classes,
+                                args.max_per_class))
+    for item in args.data or []:
+        parts.append(load_labelled_audio(item))
+    data = concat(parts)
     for part in parts:
         print(part.summary(), file=sys.stderr)
     counts = class_counts(data)
@@ -91,11 +87,8 @@ def run(args: argparse.Namespace) -> int:
                              label_encoder=args.label_encoder, label_template=args.label_template,
                              search=not args.no_search, seed=args.seed, cache_dir=args.cache,
                              workers=args.workers, device=args.device, progress=not args.quiet)
-    try:
-        clf.fit(data.paths, data.labels)
-        out = clf.save(args.out)
-    except (FileNotFoundError, ValueError, TypeError) as err:
-        return _err(str(err))
+    clf.fit(data.paths, data.labels)
+    out = clf.save(args.out)
     meta = clf.metadata_
     failures = meta["training"]["failures"]
     for path, reason in failures.items():

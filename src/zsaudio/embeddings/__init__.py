@@ -1,7 +1,9 @@
 """Audio encoders (VGGish, YAMNet) behind one interface, and cached batch extraction.
 
->>> from zsaudio.embeddings import get_audio_encoder  # doctest: +SKIP
->>> get_audio_encoder("yamnet").embed_waveform(wave).embedding.shape  # doctest: +SKIP
+>>> import numpy as np
+>>> from zsaudio.embeddings import get_audio_encoder
+>>> wave = np.zeros(16000, np.float32)  # 1 s of silence at 16 kHz
+>>> get_audio_encoder("yamnet").embed_waveform(wave).embedding.shape
 (1024,)
 """
 

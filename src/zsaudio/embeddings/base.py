@@ -1,14 +1,14 @@
 """The audio-encoder interface, the per-clip result, and the encoder registry.
 
-Adding an encoder touches one file: a module ``zsaudio/embeddings/<name>.py`` whose encoder
-class is decorated with :func:`register_encoder`; :func:`get_audio_encoder` imports the module
-by name on first use.
+Adding an encoder: a module ``zsaudio/embeddings/<name>.py`` whose encoder class is decorated
+with :func:`register_encoder`, and its name in :data:`BUILTIN_ENCODERS` (so that the name is
+listed without importing the module); :func:`get_audio_encoder` imports the module by name on
+first use.
 """
 
 from __future__ import annotations
 
 import importlib
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,7 +93,7 @@ class AudioEncoder(ABC):
 
         Examples
         --------
-        >>> enc = get_audio_encoder("yamnet")  # doctest: +SKIP
+        >>> enc = get_audio_encoder("yamnet")
         >>> enc.embed_waveform(np.zeros(80000, np.float32)).patch_embeddings.shape
         (10, 1024)
         """
@@ -120,25 +120,19 @@ def register_encoder(name: str):
     return decorate
 
 
-def resolve_device(device: str) -> str:
-    """``"cuda"`` when asked for and available, else ``"cpu"`` (with a warning if it was asked)."""
-    if device.startswith("cuda"):
-        import torch
-
-        if torch.cuda.is_available():
-            return device
-        warnings.warn("CUDA asked for but not available: using the CPU", stacklevel=3)
-        return "cpu"
-    if device != "cpu":
-        raise ValueError(f"unknown device {device!r}: use 'cpu' or 'cuda'")
-    return device
+#: The encoders that ship with zsaudio, each in the module ``zsaudio.embeddings.<name>``
+#: (imported on first use: VGGish's module imports torch).
+BUILTIN_ENCODERS = ("vggish", "yamnet")
 
 
 def available_encoders() -> list[str]:
-    """Names :func:`get_audio_encoder` accepts."""
-    for module in ("yamnet", "vggish"):
-        importlib.import_module(f"zsaudio.embeddings.{module}")
-    return sorted(_REGISTRY)
+    """Names :func:`get_audio_encoder` accepts: the built-in encoders and those registered
+    since, sorted. Imports no encoder module (cheap enough for ``--help``).
+
+    >>> available_encoders()[:2]
+    ['vggish', 'yamnet']
+    """
+    return sorted(set(BUILTIN_ENCODERS) | set(_REGISTRY))
 
 
 def get_audio_encoder(name: str, device: str = "cpu", **options) -> AudioEncoder:
@@ -147,15 +141,17 @@ def get_audio_encoder(name: str, device: str = "cpu", **options) -> AudioEncoder
     Parameters
     ----------
     name : {"yamnet", "vggish"}
-    device : {"cpu", "cuda"}, default "cpu"
-        "cuda" is used when available (VGGish); YAMNet's TFLite runs on the CPU.
+    device : str, default "cpu"
+        Where a torch model runs (VGGish): ``"cpu"``, ``"cuda[:N]"`` (an error where CUDA is
+        not available) or ``"auto"``, see :func:`zsaudio.device.resolve_device`. YAMNet's
+        TFLite runs on the CPU whatever is asked.
     **options
         Encoder options, e.g. ``patch_hop_seconds=0.48`` (YAMNet), ``weights="random"``,
         ``pca_params=None``, ``final_relu=False`` (VGGish); see each encoder class.
 
     Examples
     --------
-    >>> enc = get_audio_encoder("yamnet")  # doctest: +SKIP
+    >>> enc = get_audio_encoder("yamnet")
     >>> enc.dim, len(enc.class_names)
     (1024, 521)
     """

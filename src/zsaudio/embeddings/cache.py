@@ -7,29 +7,30 @@ Layout under the cache folder::
     <encoder>-<config hash>/<sha[:2]>/<sha>.npz   patch_embeddings, patch_scores (optional)
     <encoder>-<config hash>/packs/<id>.pack       many clips in one file (read accelerator)
 
-Every write goes to a temporary file in the target folder, then ``os.replace``: a reader
-sees either nothing or a whole entry, so killing a run loses nothing already written, and
+Every write goes through :func:`zsaudio.fileio.atomic_write` (a temporary file in the target
+folder, then ``os.replace``): a reader sees either nothing or a whole entry, so killing a run
+loses nothing already written, and
 concurrent runs on one cache at worst write the same entry twice. The ``paths.json`` index is
 only a shortcut: losing an update (two runs replacing it at once) only costs re-hashing.
 
 Per-clip entries are the ground truth, written as soon as a clip is computed. Reading
 thousands of small files back costs about a millisecond per clip, so at the end of a run the
 clips it used that are not packed yet are also written, together, as one immutable *pack*
-(an uncompressed npz: clip hashes, patch offsets, stacked patch outputs and clip means) that the next run
-reads with one ``np.load``. Packs are only ever added, never edited: a run that adds clips
-writes a new pack of just those; when there are more than :data:`MAX_PACKS`, one run merges
-them all into a single new pack and only then deletes the ones it merged. Two runs merging at
-once therefore at worst leave duplicate clips in two packs; a pack that disappears or is
-unreadable while being read is skipped, and its clips are read from their per-clip entries.
+(an uncompressed npz: clip hashes, patch offsets, stacked patch outputs and clip means) that
+the next run memory-maps (:func:`map_npz`), reading only the rows of the clips it uses.
+Packs are only ever added, never edited: a run that adds clips writes a new pack of just
+those; when there are more than :data:`MAX_PACKS`, one run merges them all into a single new
+pack and only then deletes the ones it merged. Two runs merging at once therefore at worst
+leave duplicate clips in two packs; a pack that disappears or is unreadable while being
+opened is skipped, and its clips are read from their per-clip entries.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
-import tempfile
+import struct
 import uuid
 import zipfile
 from pathlib import Path
@@ -38,24 +39,12 @@ import numpy as np
 
 from zsaudio.assets import sha256_of
 from zsaudio.embeddings.base import ClipEmbedding
+from zsaudio.fileio import atomic_write, atomic_write_text
 
 PACK_FORMAT = 1
 """Version written into each pack; packs of another version are ignored."""
 MAX_PACKS = 8
 """More packs than this in one encoder folder are merged into one by :meth:`consolidate`."""
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def config_hash(config: dict) -> str:
@@ -69,19 +58,74 @@ def file_key(path: str | os.PathLike) -> str:
     return f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}"
 
 
+def map_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The arrays of an uncompressed ``.npz`` (as ``np.savez`` writes), memory-mapped read-only:
+    opening costs a few small reads whatever the file's size, and only the rows used are read.
+
+    Raises
+    ------
+    ValueError
+        A member that is compressed, not a ``.npy``, or holds Python objects.
+    zipfile.BadZipFile, OSError
+        Not a zip file; unreadable.
+
+    Examples
+    --------
+    >>> import io, tempfile
+    >>> path = tempfile.mkdtemp() + "/a.npz"
+    >>> np.savez(path, x=np.arange(6.0).reshape(3, 2), n=np.array(1))
+    >>> arrays = map_npz(path)
+    >>> arrays["x"][2], int(arrays["n"]), type(arrays["x"]).__name__
+    (memmap([4., 5.]), 1, 'memmap')
+    """
+    arrays: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(path) as archive, open(path, "rb") as f:
+        for info in archive.infolist():
+            if info.compress_type != zipfile.ZIP_STORED or not info.filename.endswith(".npy"):
+                raise ValueError(f"{path}: member {info.filename} is not an uncompressed .npy")
+            f.seek(info.header_offset)
+            local = f.read(30)  # the local file header: its name and extra field lengths
+            if local[:4] != b"PK\x03\x04":
+                raise ValueError(f"{path}: damaged zip header of {info.filename}")
+            name_length, extra_length = struct.unpack("<HH", local[26:30])
+            start = info.header_offset + 30 + name_length + extra_length
+            f.seek(start)
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                raise ValueError(f"{path}: .npy format {version} of {info.filename}")
+            if dtype.hasobject:
+                raise ValueError(f"{path}: {info.filename} holds Python objects")
+            name = info.filename[: -len(".npy")]
+            if int(np.prod(shape)) == 0 or shape == ():  # nothing to map: read it
+                f.seek(start)
+                arrays[name] = np.lib.format.read_array(f, allow_pickle=False)
+            else:
+                arrays[name] = np.memmap(path, dtype=dtype, mode="r", offset=f.tell(), shape=shape,
+                                         order="F" if fortran else "C")
+    return arrays
+
+
 class _Pack:
-    """One pack file loaded in memory: sha -> (start, stop) rows of the stacked arrays."""
+    """One pack file, memory-mapped: sha -> (start, stop) rows of the stacked arrays.
+
+    Opening a pack reads its hashes and offsets only; a clip's rows are read when used (a
+    ``classify`` of a few hundred clips from a cache of thousands reads those, not the rest).
+    """
 
     def __init__(self, path: Path):
-        with np.load(path, allow_pickle=False) as f:
-            if int(f["format"]) != PACK_FORMAT:
-                raise ValueError(f"{path}: pack format {int(f['format'])} != {PACK_FORMAT}")
-            shas = f["shas"]
-            offsets = f["offsets"].astype(np.int64)
-            self.patch_embeddings = f["patch_embeddings"]
-            self.patch_scores = f["patch_scores"] if "patch_scores" in f.files else None
-            self.embeddings = f["embeddings"]
-            self.scores = f["scores"] if self.patch_scores is not None else None
+        f = map_npz(path)
+        if int(f["format"]) != PACK_FORMAT:
+            raise ValueError(f"{path}: pack format {int(f['format'])} != {PACK_FORMAT}")
+        shas = f["shas"]
+        offsets = np.asarray(f["offsets"], dtype=np.int64)
+        self.patch_embeddings = f["patch_embeddings"]
+        self.patch_scores = f.get("patch_scores")
+        self.embeddings = f["embeddings"]
+        self.scores = f["scores"] if self.patch_scores is not None else None
         n_rows = len(self.patch_embeddings)
         if (
             len(offsets) != len(shas) + 1
@@ -123,9 +167,7 @@ def write_pack(path: Path, clips: dict[str, ClipEmbedding]) -> None:
     if shas and clips[shas[0]].patch_scores is not None:
         arrays["patch_scores"] = np.concatenate([clips[s].patch_scores for s in shas])
         arrays["scores"] = np.stack([clips[s].scores for s in shas])
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 class EmbeddingCache:
@@ -144,17 +186,21 @@ class EmbeddingCache:
 
     Notes
     -----
-    :meth:`get` reads per-clip entries until :meth:`load_packs` is called (worth it for
-    more than a few dozen clips: a pack is read whole). Clips read from or written to
-    per-clip entries are remembered and written as a new pack by :meth:`consolidate`.
+    :meth:`get` reads per-clip entries until :meth:`load_packs` is called (done by
+    ``embed_files`` from :data:`~zsaudio.embeddings.extract.PACK_MIN_CLIPS` files on). Clips
+    read from or written to per-clip entries are remembered and written as a new pack by
+    :meth:`consolidate`.
 
     Examples
     --------
-    >>> cache = EmbeddingCache(tmp, "yamnet", enc.config())  # doctest: +SKIP
-    >>> cache.put(sha, clip); cache.get(sha).embedding.shape  # doctest: +SKIP
+    >>> import tempfile
+    >>> tmp, sha = tempfile.mkdtemp(), "ab" * 32
+    >>> clip = ClipEmbedding.from_patches(np.ones((3, 1024), np.float32))
+    >>> cache = EmbeddingCache(tmp, "yamnet", {"model_sha256": "..."})
+    >>> cache.put(sha, clip); cache.get(sha).embedding.shape
     (1024,)
-    >>> cache.consolidate(); EmbeddingCache(tmp, "yamnet", enc.config()).load_packs()  # doctest: +SKIP
-    1
+    >>> cache.consolidate().suffix, EmbeddingCache(tmp, "yamnet", {"model_sha256": "..."}).load_packs()
+    ('.pack', 1)
     """
 
     def __init__(self, root: str | os.PathLike, encoder_name: str, config: dict, staging: bool = True):
@@ -164,7 +210,7 @@ class EmbeddingCache:
         self.pack_folder = self.folder / "packs"
         config_file = self.folder / "config.json"
         if not config_file.exists():
-            atomic_write_bytes(config_file, json.dumps(config, indent=1, sort_keys=True).encode())
+            atomic_write_text(config_file, json.dumps(config, indent=1, sort_keys=True))
         self._index_file = self.root / "paths.json"
         self._index = self._read_index()
         self._new_keys: dict[str, str] = {}
@@ -207,7 +253,7 @@ class EmbeddingCache:
             return
         merged = self._read_index()
         merged.update(self._new_keys)
-        atomic_write_bytes(self._index_file, json.dumps(merged).encode())
+        atomic_write_text(self._index_file, json.dumps(merged))
         self._index.update(merged)
         self._new_keys.clear()
 
@@ -233,7 +279,7 @@ class EmbeddingCache:
         return packs, corrupt
 
     def load_packs(self) -> int:
-        """Read every pack into memory so that :meth:`get` finds packed clips without
+        """Open (memory-map) every pack so that :meth:`get` finds packed clips without
         touching their per-clip entries; returns the number of packed clips."""
         self._packs = self._read_packs(self.pack_paths())[0]
         return len({sha for p in self._packs for sha in p.rows})
@@ -299,10 +345,8 @@ class EmbeddingCache:
 
     def put(self, sha: str, clip: ClipEmbedding) -> None:
         """Store a clip's patch outputs atomically (and stage it for the next pack)."""
-        buffer = io.BytesIO()
         arrays = {"patch_embeddings": clip.patch_embeddings}
         if clip.patch_scores is not None:
             arrays["patch_scores"] = clip.patch_scores
-        np.savez(buffer, **arrays)
-        atomic_write_bytes(self.entry_path(sha), buffer.getvalue())
+        atomic_write(self.entry_path(sha), lambda f: np.savez(f, **arrays))
         self.stage(sha, clip)

@@ -4,8 +4,18 @@ Decoding, resampling and the front end run in worker processes; a model that bat
 (VGGish) runs in the main process on batches of patches gathered across files, while one that
 cannot (YAMNet's TFLite) runs inside each worker. Each clip's result is stored in an
 :class:`~zsaudio.embeddings.cache.EmbeddingCache` as soon as it is computed, so an interrupted
-run resumes where it stopped and a rerun reads everything back from disk; a run that ends
-normally also packs the clips it used into one file, which the next run reads at once.
+run resumes where it stopped and a rerun reads everything back from disk.
+
+Packs (many clips in one file) are for bulk runs only: a run of at least
+:data:`PACK_MIN_CLIPS` files opens the packs and, when it ends normally, packs the clips it used
+that no pack holds yet; a smaller run (``classify`` of a few clips) reads and writes per-clip
+entries only, so it does not leave a new pack (a duplicate of clips packed before) per call.
+Its clips are packed by the next bulk run that uses them.
+
+The flow of :func:`embed_files`: :func:`_cached_clips` answers what the cache holds; the rest
+goes to :class:`_Worker` (in this process, or one per worker process), whose results
+(:class:`_Outcome`) are gathered by :func:`_collect`, with :class:`_PatchBatcher` running a
+batching model on patches from several files; :func:`_assemble` builds the result.
 """
 
 from __future__ import annotations
@@ -13,7 +23,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,8 +65,8 @@ class ExtractionResult:
 
 
 def default_cache_dir() -> Path:
-    """``zsaudio.assets.cache_dir() / "embeddings"``."""
-    return assets.cache_dir() / "embeddings"
+    """``zsaudio.assets.cache_subdir("embeddings")`` (``embeddings`` in the cache)."""
+    return assets.cache_subdir("embeddings")
 
 
 def _reason(err: BaseException) -> str:
@@ -66,46 +76,192 @@ def _reason(err: BaseException) -> str:
 
 
 PACK_MIN_CLIPS = 32
-"""From this many files on, ``embed_files`` reads the cache's packs (each is read whole)."""
+"""From this many files on, ``embed_files`` opens the cache's packs and packs the clips it used
+that no pack holds; smaller runs use per-clip entries only (no new pack per ``classify``)."""
 
 
-# --- worker side --------------------------------------------------------------------------
-_STATE: dict = {}
+@dataclass
+class _Outcome:
+    """What a worker made of one file: a clip, or patches for the model, or an error."""
+
+    index: int
+    sha: str | None = None
+    clip: ClipEmbedding | None = None
+    patches: np.ndarray | None = None
+    error: str | None = None
 
 
-def _init_worker(name: str, options: dict, cache_root: str, config: dict) -> None:
+class _Worker:
+    """Turns one file into an :class:`_Outcome`: hash, cache lookup, decode, front end, and the
+    model too when the encoder runs in workers (``inference_in_workers``)."""
+
+    def __init__(self, encoder: AudioEncoder, cache: EmbeddingCache):
+        self.encoder, self.cache = encoder, cache
+
+    def process(self, task: tuple[int, str]) -> _Outcome:
+        index, path = task
+        try:
+            sha = sha256_of(path)
+        except FileNotFoundError:
+            return _Outcome(index, error="no such file")
+        except OSError as err:
+            return _Outcome(index, error=f"cannot read file: {err.strerror or err}")
+        try:
+            clip = self.cache.get(sha)  # maybe written by another run, or another path, same bytes
+            if clip is not None:
+                return _Outcome(index, sha, clip=clip)
+            patches = self.encoder.prepare(load_audio(path))
+            if not self.encoder.inference_in_workers:
+                return _Outcome(index, sha, patches=patches)
+            clip = ClipEmbedding.from_patches(*self.encoder.embed_patches(patches))
+            self.cache.put(sha, clip)
+            return _Outcome(index, sha, clip=clip)
+        except Exception as err:  # one bad file must never stop the batch
+            return _Outcome(index, sha, error=_reason(err))
+
+
+# The worker of a worker *process*, set by the pool's initializer (a pool can only hand its
+# processes state this way); the main process never uses it.
+_PROCESS_WORKER: _Worker | None = None
+
+
+def _start_process_worker(name: str, options: dict, cache_root: str, config: dict) -> None:
+    global _PROCESS_WORKER
     encoder = get_audio_encoder(name, device="cpu", **options)
-    _STATE["encoder"] = encoder
-    _STATE["cache"] = EmbeddingCache(cache_root, name, config, staging=False)
+    # config given, not recomputed: a worker never hashes the model file again
+    _PROCESS_WORKER = _Worker(encoder, EmbeddingCache(cache_root, name, config, staging=False))
 
 
-def _process(task: tuple[int, str]) -> tuple[int, str, str | None, object]:
-    """-> (index, status, sha, payload); status in {"clip", "patches", "failed"}."""
-    index, path = task
-    encoder: AudioEncoder = _STATE["encoder"]
-    cache: EmbeddingCache = _STATE["cache"]
-    try:
-        sha = sha256_of(path)
-    except FileNotFoundError:
-        return index, "failed", None, "no such file"
-    except OSError as err:
-        return index, "failed", None, f"cannot read file: {err.strerror or err}"
-    try:
-        clip = cache.get(sha)  # maybe written by another run or another path with same bytes
+def _process_in_worker(task: tuple[int, str]) -> _Outcome:
+    assert _PROCESS_WORKER is not None, "called outside a pool started by _outcomes"
+    return _PROCESS_WORKER.process(task)
+
+
+class _PatchBatcher:
+    """Runs a batching model (VGGish) on patches gathered across files, ``batch_size`` patches
+    at a time; each file's clip is stored in the cache when its patches are done."""
+
+    def __init__(self, encoder: AudioEncoder, cache: EmbeddingCache):
+        self.encoder, self.cache = encoder, cache
+        self.batch_size = getattr(encoder, "batch_size", 64)
+        self.pending: list[tuple[int, str, np.ndarray]] = []
+
+    def add(self, index: int, sha: str, patches: np.ndarray) -> list[tuple[int, ClipEmbedding]]:
+        """Queue one file's patches; returns the ``(index, clip)`` of the files now done."""
+        self.pending.append((index, sha, patches))
+        return self._run(force=False)
+
+    def flush(self) -> list[tuple[int, ClipEmbedding]]:
+        """Run the model on everything still queued."""
+        return self._run(force=True)
+
+    def _run(self, force: bool) -> list[tuple[int, ClipEmbedding]]:
+        done = []
+        while self.pending and (force or sum(len(p) for _, _, p in self.pending) >= self.batch_size):
+            take, total = [], 0
+            while self.pending and total < self.batch_size:
+                take.append(self.pending.pop(0))
+                total += len(take[-1][2])
+            emb, scores = self.encoder.embed_patches(np.concatenate([p for _, _, p in take]))
+            start = 0
+            for index, sha, patches in take:
+                stop = start + len(patches)
+                clip = ClipEmbedding.from_patches(
+                    emb[start:stop], None if scores is None else scores[start:stop]
+                )
+                self.cache.put(sha, clip)
+                done.append((index, clip))
+                start = stop
+        return done
+
+
+def _open_encoder(encoder: str | AudioEncoder, encoder_options: dict | None,
+                  device: str) -> tuple[AudioEncoder, dict]:
+    """The encoder instance, and the options that recreate it in a worker process."""
+    if isinstance(encoder, AudioEncoder):
+        return encoder, {k: v for k, v in encoder.options.items() if k != "device"}
+    options = dict(encoder_options or {})
+    return get_audio_encoder(encoder, device=device, **options), options
+
+
+def _cached_clips(paths: list[str], cache: EmbeddingCache) -> tuple[dict[int, ClipEmbedding],
+                                                                    list[tuple[int, str]]]:
+    """Clips the cache answers by path (fast-path index, no hashing) -> ``(clips by input
+    index, the remaining (index, path) tasks)``."""
+    clips: dict[int, ClipEmbedding] = {}
+    todo: list[tuple[int, str]] = []
+    for i, path in enumerate(paths):
+        sha = cache.known_hash(path)
+        clip = cache.get(sha) if sha else None
         if clip is not None:
-            return index, "clip", sha, clip
-        patches = encoder.prepare(load_audio(path))
-        if not encoder.inference_in_workers:
-            return index, "patches", sha, patches
-        emb, scores = encoder.embed_patches(patches)
-        clip = ClipEmbedding.from_patches(emb, scores)
-        cache.put(sha, clip)
-        return index, "clip", sha, clip
-    except Exception as err:  # one bad file must never stop the batch
-        return index, "failed", sha, _reason(err)
+            clips[i] = clip
+        else:
+            todo.append((i, path))
+    return clips, todo
 
 
-# --- main side ----------------------------------------------------------------------------
+def _outcomes(todo: list[tuple[int, str]], encoder: AudioEncoder, options: dict,
+              cache: EmbeddingCache, config: dict, workers: int | None) -> Iterator[_Outcome]:
+    """The outcome of every task, in completion order: in this process for 0 or 1 worker (or a
+    single file: no process start-up cost), else from a pool of worker processes."""
+    n_workers = min((os.cpu_count() or 1) if workers is None else int(workers), len(todo))
+    if n_workers <= 1:
+        worker = _Worker(encoder, cache)
+        yield from (worker.process(task) for task in todo)
+        return
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    initargs = (encoder.name, options, str(cache.root), config)
+    with ctx.Pool(n_workers, _start_process_worker, initargs) as pool:
+        yield from pool.imap_unordered(_process_in_worker, todo, chunksize=1)
+
+
+def _collect(outcomes: Iterable[_Outcome], paths: list[str], cache: EmbeddingCache,
+             batcher: _PatchBatcher, clips: dict[int, ClipEmbedding], failures: dict[str, str],
+             bar: tqdm) -> None:
+    """Record each outcome: its path's hash in the fast-path index, then its clip in ``clips``
+    (staged for the next pack), its patches to ``batcher``, or its error in ``failures``."""
+    for out in outcomes:
+        if out.sha is not None:
+            try:
+                cache.remember(file_key(paths[out.index]), out.sha)
+            except OSError:
+                pass  # the file vanished since: only the fast path is lost
+        if out.error is not None:
+            failures[paths[out.index]] = out.error
+            bar.update()
+        elif out.clip is not None:
+            clips[out.index] = out.clip
+            cache.stage(out.sha, out.clip)  # type: ignore[arg-type]
+            bar.update()
+        else:
+            done = batcher.add(out.index, out.sha, out.patches)  # type: ignore[arg-type]
+            clips.update(done)
+            bar.update(len(done))
+    done = batcher.flush()
+    clips.update(done)
+    bar.update(len(done))
+
+
+def _assemble(paths: list[str], clips: dict[int, ClipEmbedding], failures: dict[str, str],
+              encoder: AudioEncoder, config: dict) -> ExtractionResult:
+    """Stack the clips in input order (NaN rows for failures) into an :class:`ExtractionResult`."""
+    n = len(paths)
+    embeddings = np.full((n, encoder.dim), np.nan, np.float32)
+    k = len(encoder.class_names) if encoder.class_names else None
+    scores = np.full((n, k), np.nan, np.float32) if k else None
+    ok = np.zeros(n, bool)
+    for i, path in enumerate(paths):
+        clip = clips.get(i)
+        if clip is None:
+            failures.setdefault(path, "not processed")
+            continue
+        embeddings[i] = clip.embedding
+        if scores is not None and clip.scores is not None:
+            scores[i] = clip.scores
+        ok[i] = True
+    return ExtractionResult(paths, embeddings, scores, ok, failures, config, encoder.class_names)
+
+
 def embed_files(
     paths: Iterable[str | os.PathLike],
     encoder: str | AudioEncoder = "yamnet",
@@ -121,16 +277,21 @@ def embed_files(
     ----------
     paths : iterable of path
         Audio files (any format soundfile reads). Order is kept in the result.
-    encoder : {"yamnet", "vggish"} or AudioEncoder, default "yamnet"
+    encoder : str or AudioEncoder, default "yamnet"
+        A name of :func:`~zsaudio.embeddings.available_encoders`, or an encoder instance: it
+        is used as is (not created again, its model file not hashed again: a caller that
+        keeps one instance pays for that once).
     encoder_options : dict, optional
-        Passed to :func:`~zsaudio.embeddings.get_audio_encoder` (e.g. ``{"weights": "random"}``).
+        With a name: passed to :func:`~zsaudio.embeddings.get_audio_encoder` (e.g.
+        ``{"weights": "random"}``).
     cache_dir : path, optional
-        Default ``zsaudio.assets.cache_dir() / "embeddings"``.
+        Default ``zsaudio.assets.cache_subdir("embeddings")``.
     workers : int, optional
         Decoding processes; default ``os.cpu_count()``; 0 runs everything in this process.
     progress : bool, default True
         tqdm progress bar on stderr.
-    device : {"cpu", "cuda"}, default "cpu"
+    device : str, default "cpu"
+        With a name: where a torch encoder runs (:func:`zsaudio.device.resolve_device`).
 
     Returns
     -------
@@ -139,106 +300,34 @@ def embed_files(
 
     Examples
     --------
-    >>> res = embed_files(sorted(find_asset("esc50/audio").iterdir()))  # doctest: +SKIP
-    >>> res.embeddings.shape, res.ok.all()  # doctest: +SKIP
-    ((2000, 1024), True)
+    >>> from zsaudio.assets import find_asset
+    >>> clips = sorted(find_asset("esc50/audio").iterdir())[:2]
+    >>> res = embed_files(clips, progress=False, workers=0)
+    >>> res.embeddings.shape, res.scores.shape, bool(res.ok.all())
+    ((2, 1024), (2, 521), True)
     """
     paths = [str(p) for p in paths]
-    options = dict(encoder_options or {})
-    if isinstance(encoder, AudioEncoder):
-        enc = encoder
-        options = {k: v for k, v in enc.options.items() if k != "device"}
-    else:
-        enc = get_audio_encoder(encoder, device=device, **options)
+    enc, options = _open_encoder(encoder, encoder_options, device)
     config = enc.config()
-    cache_root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    cache = EmbeddingCache(cache_root, enc.name, config)
-    if len(paths) >= PACK_MIN_CLIPS:
+    use_packs = len(paths) >= PACK_MIN_CLIPS
+    cache = EmbeddingCache(cache_dir if cache_dir is not None else default_cache_dir(), enc.name,
+                           config, staging=use_packs)
+    if use_packs:
         cache.load_packs()
-
-    n = len(paths)
-    clips: list[ClipEmbedding | None] = [None] * n
+    bar = tqdm(total=len(paths), desc=f"embed ({enc.name})", file=sys.stderr, disable=not progress,
+               unit="file")
     failures: dict[str, str] = {}
-    todo: list[tuple[int, str]] = []
-    bar = tqdm(total=n, desc=f"embed ({enc.name})", file=sys.stderr, disable=not progress,
-               unit="file")  # fmt: skip
-    for i, path in enumerate(paths):
-        sha = cache.known_hash(path)
-        clip = cache.get(sha) if sha else None
-        if clip is not None:
-            clips[i] = clip
-            bar.update()
-        else:
-            todo.append((i, path))
-
-    pending: list[tuple[int, str, np.ndarray]] = []  # VGGish-style: patches awaiting the model
-    batch_size = getattr(enc, "batch_size", 64)
-
-    def run_model(force: bool) -> None:
-        while pending and (force or sum(len(p) for _, _, p in pending) >= batch_size):
-            take, total = [], 0
-            while pending and total < batch_size:
-                take.append(pending.pop(0))
-                total += len(take[-1][2])
-            emb, scores = enc.embed_patches(np.concatenate([p for _, _, p in take]))
-            start = 0
-            for i, sha, p in take:
-                stop = start + len(p)
-                clip = ClipEmbedding.from_patches(
-                    emb[start:stop], None if scores is None else scores[start:stop]
-                )
-                cache.put(sha, clip)
-                clips[i] = clip
-                start = stop
-                bar.update()
-
-    def handle(result: tuple[int, str, str | None, object]) -> None:
-        i, status, sha, payload = result
-        if sha is not None:
-            try:
-                cache.remember(file_key(paths[i]), sha)
-            except OSError:
-                pass
-        if status == "failed":
-            failures[paths[i]] = str(payload)
-            bar.update()
-        elif status == "clip":
-            clips[i] = payload  # type: ignore[assignment]
-            cache.stage(sha, payload)  # type: ignore[arg-type]
-            bar.update()
-        else:
-            pending.append((i, sha, payload))  # type: ignore[arg-type]
-            run_model(force=False)
-
-    n_workers = (os.cpu_count() or 1) if workers is None else int(workers)
-    n_workers = min(n_workers, len(todo))
     try:
-        if n_workers <= 1:  # 0 or 1 worker, or a single file: no process start-up cost
-            _STATE["encoder"], _STATE["cache"] = enc, cache
-            for task in todo:
-                handle(_process(task))
-        elif todo:
-            ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-            with ctx.Pool(n_workers, _init_worker, (enc.name, options, str(cache_root), config)) as pool:
-                for result in pool.imap_unordered(_process, todo, chunksize=1):
-                    handle(result)
-        run_model(force=True)
-        cache.consolidate()  # next time: one pack read instead of one file per clip
+        clips, todo = _cached_clips(paths, cache)
+        bar.update(len(clips))
+        outcomes = _outcomes(todo, enc, options, cache, config, workers)
+        try:
+            _collect(outcomes, paths, cache, _PatchBatcher(enc, cache), clips, failures, bar)
+        finally:
+            outcomes.close()  # on an error or Ctrl-C: stop the worker pool now
+        if use_packs:
+            cache.consolidate()  # next time: one pack read instead of one file per clip
     finally:
         cache.flush_index()
         bar.close()
-
-    dim = enc.dim
-    embeddings = np.full((n, dim), np.nan, np.float32)
-    k = len(enc.class_names) if enc.class_names else None
-    scores = np.full((n, k), np.nan, np.float32) if k else None
-    ok = np.zeros(n, bool)
-    for i, clip in enumerate(clips):
-        if clip is None:
-            failures.setdefault(paths[i], "not processed")
-            continue
-        embeddings[i] = clip.embedding
-        if scores is not None and clip.scores is not None:
-            scores[i] = clip.scores
-        ok[i] = True
-    return ExtractionResult(paths, embeddings, scores, ok, failures, config, enc.class_names)
+    return _assemble(paths, clips, failures, enc, config)

@@ -23,7 +23,8 @@ from torch import nn
 
 from zsaudio.assets import fetch_asset, sha256_of
 from zsaudio.audio import mel, params
-from zsaudio.embeddings.base import AudioEncoder, register_encoder, resolve_device
+from zsaudio.device import resolve_device
+from zsaudio.embeddings.base import AudioEncoder, register_encoder
 
 WEIGHTS_ASSET = "vggish/vggish-10086976.pth"
 PCA_ASSETS = ("vggish/vggish_pca_params.npz", "vggish/vggish_pca_params-970ea276.pth")
@@ -180,7 +181,9 @@ class VGGishEncoder(AudioEncoder):
 
     Parameters
     ----------
-    device : {"cpu", "cuda"}, default "cpu"
+    device : str, default "cpu"
+        ``"cpu"``, ``"cuda[:N]"`` or ``"auto"``, resolved when the model is first built
+        (:func:`zsaudio.device.resolve_device`: CUDA asked for where it is absent is an error).
     weights : str, default None
         ``None``: ``vggish/vggish-10086976.pth`` from the asset path (downloaded when missing
         and the network is there); a path to a ``.pth`` or TF ``.ckpt``; or ``"random"``

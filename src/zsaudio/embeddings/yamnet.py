@@ -28,11 +28,35 @@ CLASS_MAP_ASSET = "yamnet/yamnet_class_map.csv"
 
 
 def load_class_map(path: str | os.PathLike | None = None) -> tuple[list[str], list[str]]:
-    """``(mids, display_names)`` of the 521 YAMNet classes, in output order."""
+    """The YAMNet class map: the only reader of ``yamnet_class_map.csv`` in zsaudio.
+
+    Parameters
+    ----------
+    path : path, optional
+        A class map csv (``index,mid,display_name``); default the asset
+        ``yamnet/yamnet_class_map.csv``.
+
+    Returns
+    -------
+    (mids, display_names) : two lists of str, in output-index order (521 each)
+
+    Raises
+    ------
+    ValueError
+        If the ``index`` column is not 0..K-1.
+
+    Examples
+    --------
+    >>> mids, names = load_class_map()
+    >>> len(mids), mids[0], names[0]
+    (521, '/m/09x0r', 'Speech')
+    """
     path = path or find_asset(CLASS_MAP_ASSET)
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     rows.sort(key=lambda r: int(r["index"]))
+    if [int(r["index"]) for r in rows] != list(range(len(rows))):
+        raise ValueError(f"{path}: the 'index' column is not 0..{len(rows) - 1}")
     return [r["mid"] for r in rows], [r["display_name"] for r in rows]
 
 

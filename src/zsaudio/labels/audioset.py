@@ -19,7 +19,6 @@ Example
 
 from __future__ import annotations
 
-import csv
 import functools
 import json
 import re
@@ -30,9 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from zsaudio.assets import find_asset
+from zsaudio.embeddings.yamnet import load_class_map
+from zsaudio.labels.base import UnknownLabelError
 
 ONTOLOGY_ASSET = "audioset/ontology.json"
-YAMNET_CLASS_MAP_ASSET = "yamnet/yamnet_class_map.csv"
 
 # Ways to turn an AudioSet class into the text a label encoder embeds.
 TEXT_MODES = ("name", "description", "name+description", "name+parent")
@@ -110,20 +110,10 @@ def load_ontology(path: str | Path | None = None) -> dict[str, AudioSetClass]:
     return dict(_load_ontology_cached(str(path)))
 
 
-def yamnet_class_map(path: str | Path | None = None) -> list[tuple[str, str]]:
-    """YAMNet's outputs as ``(mid, display_name)`` pairs, in output-index order (521)."""
-    path = find_asset(YAMNET_CLASS_MAP_ASSET) if path is None else Path(path)
-    with open(path, encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f))
-    rows.sort(key=lambda r: int(r["index"]))
-    if [int(r["index"]) for r in rows] != list(range(len(rows))):
-        raise ValueError(f"{path}: the 'index' column is not 0..{len(rows) - 1}")
-    return [(r["mid"], r["display_name"]) for r in rows]
-
-
 def yamnet_class_ids(path: str | Path | None = None) -> list[str]:
-    """YAMNet's output mids in output order (521), e.g. ``['/m/09x0r', ...]``."""
-    return [mid for mid, _ in yamnet_class_map(path)]
+    """YAMNet's output mids in output order (521), e.g. ``['/m/09x0r', ...]``
+    (read by :func:`zsaudio.embeddings.yamnet.load_class_map`)."""
+    return load_class_map(path)[0]
 
 
 def audioset_classes(
@@ -226,8 +216,6 @@ def embed_source_texts(label_encoder, texts: Sequence[str]) -> tuple[np.ndarray,
     ValueError
         If no text at all can be embedded.
     """
-    from zsaudio.labels import UnknownLabelError  # the label-encoder interface (issue 3)
-
     texts = list(texts)
     if not texts:
         raise ValueError("embed_source_texts: no texts given")
@@ -258,8 +246,10 @@ def encoder_source_embeddings(label_encoder, class_ids: Sequence[str],
 
     Example
     -------
-    >>> from zsaudio.labels import get_label_encoder                  # doctest: +SKIP
-    >>> S, mask = encoder_source_embeddings(get_label_encoder("glove"), yamnet_class_ids())  # doctest: +SKIP
+    >>> from zsaudio.labels import get_label_encoder
+    >>> S, mask = encoder_source_embeddings(get_label_encoder("glove"), yamnet_class_ids())
+    >>> S.shape, int(mask.sum())
+    ((521, 50), 517)
     """
     return embed_source_texts(label_encoder, source_label_texts(audioset_classes(class_ids), mode))
 
@@ -293,9 +283,17 @@ def _stem(word: str) -> str:
     return word
 
 
-def label_words(label: str) -> frozenset[str]:
-    """Normalised word set of a label: lower-cased, split on ``_``, ``-``, space and
-    punctuation, each word stemmed by :func:`_stem`. ``"Sea_waves" -> {"sea", "wav"}``."""
+def match_words(label: str) -> frozenset[str]:
+    """The set of stemmed words by which :func:`nearest_audioset_classes` compares labels.
+
+    Not :func:`zsaudio.labels.label_words` (the paper's rule, the words a label encoder
+    embeds, in order, hyphenated tokens kept): here the words are lower-cased, split on ``_``,
+    ``-``, space and punctuation and stemmed by :func:`_stem`, so that "Sea_waves" and
+    "waves, sea" match.
+
+    >>> sorted(match_words("Sea_waves"))
+    ['sea', 'wav']
+    """
     return frozenset(_stem(w) for w in re.split(r"[^a-z0-9]+", label.lower()) if w)
 
 
@@ -348,7 +346,7 @@ def nearest_audioset_classes(
 
     The rule, meant to be explainable in a report: each AudioSet name is split at commas into
     synonyms (``"Vehicle horn, car horn, honking"`` -> three); target and synonyms are reduced
-    to word sets by :func:`label_words`. A synonym matches ``"identical"`` if the word sets are
+    to word sets by :func:`match_words`. A synonym matches ``"identical"`` if the word sets are
     equal, ``"contains"`` if the target's set strictly includes it, ``"contained"`` if it
     strictly includes the target's, ``"overlap"`` if they only share words. The best match is
     the one with the best kind, then the highest Jaccard index, then one containing the
@@ -376,14 +374,14 @@ def nearest_audioset_classes(
     if classes is None:
         classes = audioset_classes(yamnet_class_ids())
     synonyms = [
-        (i, c, syn.strip(), label_words(syn))
+        (i, c, syn.strip(), match_words(syn))
         for i, c in enumerate(classes)
         for syn in c.name.split(",")
         if syn.strip()
     ]
     out = []
     for target in targets:
-        tw = label_words(target)
+        tw = match_words(target)
         tw_raw = _raw_words(target)
         words = re.split(r"[^a-z0-9]+", target.lower().strip("_- "))
         head_word = _stem(words[-1]) if words and words[-1] else None

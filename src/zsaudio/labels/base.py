@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import inspect
 import json
-import os
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from zsaudio.assets import cache_dir, sha256_of
+from zsaudio.assets import cache_subdir, sha256_of
+from zsaudio.fileio import atomic_write_text
 
 # Version tag of the word rule below; stored in config() so a change of rule shows in models.
 WORD_RULE = "lower-nfc-split-ws-underscore-punct-keep-intraword-hyphen-apostrophe/v1"
@@ -214,9 +215,10 @@ class LabelEncoder(abc.ABC):
 
         Examples
         --------
-        >>> enc = get_label_encoder("glove")  # doctest: +SKIP
-        >>> enc.coverage(["sea_waves"])[0].missing  # doctest: +SKIP
-        []
+        >>> from zsaudio.labels import get_label_encoder
+        >>> enc = get_label_encoder("glove")
+        >>> enc.coverage(["sea_waves", "qxzvbnq barking"])[1].missing
+        ['qxzvbnq']
         """
         return [self._coverage_one(x) for x in _check_labels(labels)]
 
@@ -240,8 +242,8 @@ class LabelEncoder(abc.ABC):
 
         Examples
         --------
-        >>> enc = get_label_encoder("glove")  # doctest: +SKIP
-        >>> enc.encode(["dog", "sea_waves"]).shape  # doctest: +SKIP
+        >>> from zsaudio.labels import get_label_encoder
+        >>> get_label_encoder("glove").encode(["dog", "sea_waves"]).shape
         (2, 50)
         """
         labels = _check_labels(labels)
@@ -283,6 +285,22 @@ def available_label_encoders() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def label_encoder_options(name: str) -> list[str]:
+    """The options :func:`get_label_encoder` accepts for ``name`` (its factory's parameters).
+
+    >>> from zsaudio.labels import label_encoder_options
+    >>> label_encoder_options("glove")
+    ['phrases', 'vectors']
+    """
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown label encoder {name!r}; available: {', '.join(available_label_encoders())}"
+        ) from None
+    return list(inspect.signature(factory).parameters)
+
+
 def get_label_encoder(name: str, **options: Any) -> LabelEncoder:
     """Create a label encoder by name.
 
@@ -302,8 +320,8 @@ def get_label_encoder(name: str, **options: Any) -> LabelEncoder:
 
     Examples
     --------
-    >>> enc = get_label_encoder("googlenews-subset")  # doctest: +SKIP
-    >>> enc.encode(["dog", "cat"]).shape  # doctest: +SKIP
+    >>> from zsaudio.labels import get_label_encoder
+    >>> get_label_encoder("googlenews-subset").encode(["dog", "cat"]).shape
     (2, 300)
     """
     try:
@@ -330,7 +348,7 @@ def file_identity(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     st = path.stat()
     key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-    memo = cache_dir() / "labels" / "sha256" / (hashlib.sha256(key.encode()).hexdigest() + ".json")
+    memo = cache_subdir("file-hashes") / (hashlib.sha256(key.encode()).hexdigest() + ".json")
     digest = None
     if st.st_size > (16 << 20):
         try:
@@ -340,15 +358,8 @@ def file_identity(path: str | Path) -> dict[str, Any]:
     if digest is None:
         digest = sha256_of(path)
         if st.st_size > (16 << 20):
-            _atomic_write_text(memo, json.dumps({"key": key, "sha256": digest}))
+            try:
+                atomic_write_text(memo, json.dumps({"key": key, "sha256": digest}))
+            except OSError:
+                pass  # a read-only cache only costs recomputing the hash next time
     return {"file": path.name, "size": st.st_size, "sha256": digest}
-
-
-def _atomic_write_text(dest: Path, text: str) -> None:
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f"{dest.name}.{os.getpid()}.part")
-        tmp.write_text(text)
-        os.replace(tmp, dest)
-    except OSError:
-        pass  # a read-only cache only costs recomputing the hash next time

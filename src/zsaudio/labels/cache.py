@@ -11,18 +11,22 @@ encoder. (A word-vector encoder still opens its memory-mapped vectors to say its
 
 Example
 -------
+>>> import tempfile
 >>> from zsaudio.labels import get_label_encoder
->>> enc = CachedLabelEncoder(get_label_encoder("minilm"))  # doctest: +SKIP
->>> enc.encode(["dog", "sea_waves"]).shape                 # doctest: +SKIP
-(2, 384)
+>>> folder = tempfile.mkdtemp()
+>>> enc = CachedLabelEncoder(get_label_encoder("glove"), cache_dir=folder)
+>>> enc.encode(["dog", "sea_waves"]).shape
+(2, 50)
+>>> again = CachedLabelEncoder(get_label_encoder("glove"), cache_dir=folder)
+>>> again.encoder.encode = None  # the vectors now come from the file alone
+>>> bool((again.encode(["sea_waves"]) == enc.encode(["sea_waves"])).all())
+True
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from zsaudio import assets
+from zsaudio.fileio import atomic_write
 from zsaudio.labels.base import LabelCoverage, LabelEncoder
 
 __all__ = ["CachedLabelEncoder", "default_label_cache_dir"]
@@ -38,8 +43,8 @@ _FORMAT = 1
 
 
 def default_label_cache_dir() -> Path:
-    """``zsaudio.assets.cache_dir() / "labels" / "embeddings"``."""
-    return assets.cache_dir() / "labels" / "embeddings"
+    """``zsaudio.assets.cache_subdir("label-embeddings")`` (``labels/embeddings`` in the cache)."""
+    return assets.cache_subdir("label-embeddings")
 
 
 class CachedLabelEncoder(LabelEncoder):
@@ -95,12 +100,10 @@ class CachedLabelEncoder(LabelEncoder):
         labels = list(vectors)
         meta = {"identity": self._identity, "dim": self._dim, "embedded": labels,
                 "coverage": [vars(c) for c in coverage.values()]}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp.npz")
         arr = (np.stack([vectors[x] for x in labels]) if labels
                else np.zeros((0, self._dim or 0), np.float32))
-        np.savez(tmp, meta=np.array(json.dumps(meta, default=str)), vectors=arr)
-        os.replace(tmp, self.path)
+        atomic_write(self.path, lambda f: np.savez(f, meta=np.array(json.dumps(meta, default=str)),
+                                                   vectors=arr))
         self._dirty = False
 
     # -- the LabelEncoder interface --------------------------------------------------------

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from zsaudio.assets import find_asset
+from zsaudio.device import resolve_device
 from zsaudio.labels.base import (
     LabelCoverage,
     LabelEncoder,
@@ -54,6 +55,7 @@ def load_sentence_model(model_dir: str | Path, device: str = "cpu"):
     model_dir : str or Path
         Folder with ``modules.json``, ``config.json``, the weights and the tokenizer.
     device : str, default "cpu"
+        A name :func:`zsaudio.device.resolve_device` accepts (``"auto"``: CUDA if available).
 
     Returns
     -------
@@ -61,6 +63,7 @@ def load_sentence_model(model_dir: str | Path, device: str = "cpu"):
         In eval mode; the same object for the same folder and device.
     """
     model_dir = Path(model_dir)
+    device = resolve_device(device)
     key = (str(model_dir.resolve()), device)
     if key in _MODELS:
         return _MODELS[key]
@@ -236,8 +239,8 @@ def minilm_encoder(
 
     Examples
     --------
-    >>> enc = minilm_encoder(template="the sound of {label}")  # doctest: +SKIP
-    >>> enc.encode(["dog", "sea_waves"]).shape  # doctest: +SKIP
+    >>> enc = minilm_encoder(template="the sound of {label}")
+    >>> enc.encode(["dog", "sea_waves"]).shape
     (2, 384)
     """
     if model_dir is None:

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from zsaudio.assets import cache_dir, find_asset
+from zsaudio.assets import cache_subdir, find_asset
 from zsaudio.labels.base import (
     WORD_RULE,
     LabelCoverage,
@@ -166,12 +166,16 @@ def _parse_word2vec(path: Path, binary: bool | None, limit: int | None):
 
 def _native_cache_path(path: Path, st: os.stat_result, limit: int | None) -> Path:
     tag = f"{path.name}-{st.st_size}-{st.st_mtime_ns}-{limit or 'all'}"
-    return cache_dir() / "word_vectors" / tag / "vectors.kv"
+    return cache_subdir("word-vectors") / tag / "vectors.kv"
 
 
 def _save_native(kv, dest: Path):
     """Save ``kv`` natively under ``dest`` (atomically: a whole folder renamed into place)
-    and return it reloaded memory-mapped; on a write failure return ``kv`` unchanged."""
+    and return it reloaded memory-mapped; on a write failure return ``kv`` unchanged.
+
+    gensim writes several files that must match (``vectors.kv`` and one ``.npy`` per array),
+    so the unit made atomic is their folder, not a file: :func:`zsaudio.fileio.atomic_write`
+    cannot do this. A reader sees the whole folder or none of it."""
     from gensim.models import KeyedVectors
 
     try:
@@ -403,8 +407,8 @@ def glove_encoder(phrases: bool = False, vectors: str | Path | None = None) -> W
 
     Examples
     --------
-    >>> enc = glove_encoder()  # doctest: +SKIP
-    >>> enc.encode(["crackling_fire"]).shape  # doctest: +SKIP
+    >>> enc = glove_encoder()
+    >>> enc.encode(["crackling_fire"]).shape
     (1, 50)
     """
     if vectors is not None:

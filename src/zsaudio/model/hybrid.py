@@ -21,6 +21,7 @@ label embeddings, :class:`~zsaudio.model.features.SourceLabelSpace`).
 Example
 -------
 >>> import numpy as np
+>>> from zsaudio.model.features import SourceLabelSpace
 >>> rng = np.random.default_rng(0)
 >>> S = SourceLabelSpace([f"source {k}" for k in range(30)], rng.normal(size=(30, 8)))
 >>> E = rng.normal(size=(8, 8))                                 # 8 training classes

@@ -20,32 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from zsaudio.device import resolve_device
 from zsaudio.model.bilinear import BilinearZSL, rank_weights, ranking_risk
 
-__all__ = ["BilinearTorch", "resolve_device"]
+__all__ = ["BilinearTorch"]
 
 _DTYPES = ("float32", "float64")
-
-
-def resolve_device(device: str) -> Any:
-    """``torch.device`` for a device name; ``"auto"`` picks CUDA when available.
-
-    Raises
-    ------
-    ValueError
-        For an unknown name, or a CUDA device when CUDA is not available.
-    """
-    import torch
-
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"unknown device {device!r} (use 'cpu', 'cuda', 'cuda:N' or 'auto')") from err
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available here")
-    return dev
 
 
 class BilinearTorch(BilinearZSL):
@@ -106,7 +86,7 @@ class BilinearTorch(BilinearZSL):
     def _fit(self, X: np.ndarray, y: np.ndarray, class_embeddings: np.ndarray) -> None:
         import torch
 
-        dev = resolve_device(self.device)
+        dev = torch.device(resolve_device(self.device))
         if dev.type != "cpu" or self.cpu_threads is None:
             return self._fit_torch(X, y, class_embeddings, dev)
         previous = torch.get_num_threads()

@@ -1,4 +1,5 @@
-"""Test-suite isolation: nothing a test writes lands in the user's cache folder."""
+"""Test-suite isolation, for the tests and the doctests alike: nothing a test writes lands in
+the user's cache folder."""
 
 import pytest
 
