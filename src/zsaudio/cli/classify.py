@@ -29,6 +29,7 @@ from pathlib import Path
 
 from zsaudio.classifier import ZeroShotClassifier
 from zsaudio.labels import UnknownLabelError
+from zsaudio.serve.core import classification_document
 
 
 def read_labels_file(path: str | Path) -> list[str]:
@@ -113,10 +114,7 @@ def run(args: argparse.Namespace) -> int:
         return _err(str(err))
     failed = [r for r in results if not r.ok]
     if args.json:
-        doc = {"model": str(args.model), "method": clf.method, "audio_encoder": clf.audio_encoder,
-               "label_encoder": clf.label_encoder, "temperature": clf.temperature_,
-               "labels": labels, "top_k": min(args.top_k, len(labels)), "n_files": len(results),
-               "n_failed": len(failed), "results": [r.to_dict() for r in results]}
+        doc = classification_document(clf, str(args.model), labels, args.top_k, results)
         print(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
         print(format_text(results))

@@ -22,6 +22,7 @@ import hashlib
 import json
 import sys
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from zsaudio.assets import cache_dir
 from zsaudio.classifier import (
@@ -85,20 +86,71 @@ def default_model_path(args: argparse.Namespace, holdout: list[str], root: Path)
     return base / "models" / f"demo-{args.method}-{args.audio_encoder}-{args.label_encoder}-{digest}.npz"
 
 
-def run(args: argparse.Namespace) -> int:
-    try:
-        data = load_esc50(args.esc50)
-        targets = resolve_esc50_classes(args.holdout, data.class_names)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"zsaudio demo: error: {err}", file=sys.stderr)
-        return 2
+class DemoModel(NamedTuple):
+    """What :func:`get_demo_model` returns."""
+
+    classifier: ZeroShotClassifier
+    data: Any
+    targets: list[int]
+    labels: list[str]
+    path: Path
+
+
+def default_args(**overrides) -> argparse.Namespace:
+    """The arguments of a bare ``zsaudio demo`` (every default), with ``overrides`` applied.
+
+    Example
+    -------
+    >>> default_args(quiet=True).holdout[:2]
+    ['dog', 'rooster']
+    """
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["demo"])
+    for name, value in overrides.items():
+        if not hasattr(args, name):
+            raise TypeError(f"zsaudio demo has no argument {name!r}")
+        setattr(args, name, value)
+    return args
+
+
+def get_demo_model(args: argparse.Namespace, log=_log):
+    """The demo's classifier: the model this command saved before, else one trained now.
+
+    Trains on the ESC-50 clips present of every class except ``args.holdout`` (and saves the
+    model, by default in the user cache under a name keyed by everything that defines it).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        ``zsaudio demo``'s arguments (:func:`default_args` for the defaults).
+    log : callable, default: print to stderr
+        Receives one-line progress messages (which data, loading or training, where saved).
+
+    Returns
+    -------
+    DemoModel
+        ``(classifier, data, targets, labels, path)``: the classifier, the ESC-50 data set,
+        the held-out class indices, their labels (the demo's candidates), the model file.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        No ESC-50 data, unknown held-out classes, fewer than 2 held out, training failed.
+
+    Example
+    -------
+    >>> get_demo_model(default_args()).classifier.method  # doctest: +SKIP
+    'conse-anchored'
+    """
+    data = load_esc50(args.esc50)
+    targets = resolve_esc50_classes(args.holdout, data.class_names)
     if len(targets) < 2:
-        print("zsaudio demo: error: hold out at least 2 classes (the candidates)", file=sys.stderr)
-        return 2
+        raise ValueError("hold out at least 2 classes (the candidates)")
     holdout = [data.class_names[t] for t in targets]
     labels = [esc50_label(c) for c in holdout]
-    _log(data.summary())
-    _log(f"held out of training ({len(labels)}): {', '.join(labels)}")
+    log(data.summary())
+    log(f"held out of training ({len(labels)}): {', '.join(labels)}")
 
     model_path = Path(args.model) if args.model else default_model_path(args, holdout, data.root)
     runtime = {"cache_dir": args.cache, "workers": args.workers, "device": args.device,
@@ -112,25 +164,30 @@ def run(args: argparse.Namespace) -> int:
             seen = set(clf.classes_) & set(labels)
             if seen:
                 raise ModelMismatchError(f"it was trained on held-out class(es) {sorted(seen)}")
-            _log(f"loaded the model trained before: {model_path}")
+            log(f"loaded the model trained before: {model_path}")
         except (ValueError, KeyError) as err:
-            _log(f"not using {model_path} ({err}); training a new one")
+            log(f"not using {model_path} ({err}); training a new one")
             clf = None
     if clf is None:
-        try:
-            train = from_esc50(data.root, exclude_classes=holdout, max_per_class=args.max_train_per_class)
-        except (FileNotFoundError, ValueError) as err:
-            print(f"zsaudio demo: error: {err}", file=sys.stderr)
-            return 2
-        _log(f"training {args.method} ({args.audio_encoder} + {args.label_encoder}) on "
-             f"{len(train.paths)} clips of {len(train.classes)} classes")
+        train = from_esc50(data.root, exclude_classes=holdout, max_per_class=args.max_train_per_class)
+        log(f"training {args.method} ({args.audio_encoder} + {args.label_encoder}) on "
+            f"{len(train.paths)} clips of {len(train.classes)} classes")
         clf = ZeroShotClassifier(method=args.method, audio_encoder=args.audio_encoder,
                                  label_encoder=args.label_encoder, label_template=args.label_template,
                                  **runtime)
         clf.fit(train.paths, train.labels)
         model_path.parent.mkdir(parents=True, exist_ok=True)
         model_path = clf.save(model_path)
-        _log(f"model saved to {model_path} (the next run loads it; --retrain to train again)")
+        log(f"model saved to {model_path} (the next run loads it; --retrain to train again)")
+    return DemoModel(clf, data, targets, labels, model_path)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        clf, data, targets, labels, _ = get_demo_model(args)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"zsaudio demo: error: {err}", file=sys.stderr)
+        return 2
     _log(f"method {clf.method}, hyper-parameters {clf.params_}, temperature {clf.temperature_:.4g}")
 
     clips, truth = [], []

@@ -12,7 +12,7 @@ import sys
 
 from zsaudio import __version__
 
-COMMANDS = ["embed", "labels", "train", "classify", "reproduce", "demo"]
+COMMANDS = ["embed", "labels", "train", "classify", "reproduce", "demo", "serve"]
 
 
 def build_parser() -> argparse.ArgumentParser:
