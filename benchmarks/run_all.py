@@ -2,8 +2,9 @@
 
 One command for all the figures of the README: embedding extraction (``bench_embed.py``:
 ``embed_files`` cold and warm vs the reference pipeline, VGGish random weights and YAMNet),
-Algorithm 1 fit time (``bench_fit.py``: vectorised vs the literal loop) and ``zsaudio
-reproduce`` on cached embeddings (``bench_reproduce.py``). Each writes its JSON file (with the
+Algorithm 1 fit time (``bench_fit.py``: vectorised vs the literal loop), ``zsaudio
+reproduce`` on cached embeddings (``bench_reproduce.py``) and a load test of ``zsaudio serve``
+against the in-process Python API (``bench_serve.py``). Each writes its JSON file (with the
 machine's CPU count, load average at start and library versions) into ``--results``; the
 summary is rebuilt from those files, so ``--summary-only`` rewrites it without rerunning.
 
@@ -25,7 +26,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("embed", "fit", "reproduce")
+BENCHMARKS = ("embed", "fit", "reproduce", "serve")
 
 
 def run(name: str, args: argparse.Namespace) -> float:
@@ -152,6 +153,24 @@ def summary(results: Path) -> str:
         md += _table(["configuration", "what runs", "wall s", "of which imports s",
                       "load average at start", "baseline / current", "< 60 s target"], rows)
         md.append("")
+
+    serve = _load(results / "bench_serve.json")
+    if serve:
+        s, loc = serve["server"], serve["in_process"]
+        md += ["## `zsaudio serve` under load (`bench_serve.py`)", "",
+               _machine_line(serve.get("machine")) + f"; load average at the end "
+               f"{serve.get('load_average_at_end')}", "",
+               f"{serve['clips']}, {len(serve['labels'])} candidate labels, model: {serve['model']}. "
+               f"Server on 127.0.0.1 in its own process, {serve['concurrency']} concurrent clients; "
+               f"reference: {loc['what']}.", ""]  # fmt: skip
+        md += _table(["", "requests", "errors", "per second", "p50 ms", "p95 ms"], [
+            ["server (HTTP)", serve["requests"], s["errors"], f"{s['requests_per_s']:.2f}",
+             f"{s['p50_s'] * 1000:.0f}", f"{s['p95_s'] * 1000:.0f}"],
+            ["in-process API", serve["requests"], 0, f"{loc['calls_per_s']:.2f}",
+             f"{loc['p50_s'] * 1000:.0f}", f"{loc['p95_s'] * 1000:.0f}"]])  # fmt: skip
+        md += ["", f"Throughput server / in-process: **{serve['throughput_server_over_in_process']:.2f}×**; "
+               f"same ranking as in-process for {serve['same_ranking_as_in_process']} of "
+               f"{serve['requests']} clips.", ""]  # fmt: skip
     return "\n".join(md)
 
 
