@@ -261,3 +261,18 @@ def test_default_model_is_the_demo_model(monkeypatch, serve_model):
     assert got is clf and name == str(path)
     assert seen["args"].holdout == list(demo.DEFAULT_HOLDOUT) and seen["args"].method == demo.DEFAULT_METHOD
     assert any("zsaudio demo" in m for m in messages) and "training ..." in messages
+
+
+def test_unexpected_failure_is_a_json_500_and_the_server_keeps_serving(serve_model, clips, monkeypatch):
+    clf, _ = serve_model
+    app = create_app(clf)
+    client = TestClient(app, raise_server_exceptions=False)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something inside broke")
+
+    monkeypatch.setattr(app.state.service, "classify", broken)
+    r = post_classify(client, [audio_file(clips["crow"][0])])
+    assert_error(r, 500, "internal error (RuntimeError)")
+    assert "something inside broke" not in r.text
+    assert client.get(f"{API}/health").json()["status"] == "ok"
