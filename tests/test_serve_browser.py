@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -34,8 +35,8 @@ DRIVERS = ("chromedriver",)
 
 def _find(names) -> str | None:
     for name in names:
-        found = shutil.which(name) or (f"/usr/lib/chromium/{name}" if Path(f"/usr/lib/chromium/{name}").is_file()
-                                       else None)
+        bundled = Path("/usr/lib/chromium") / name  # Debian's own folder, when not on PATH
+        found = shutil.which(name) or (str(bundled) if bundled.is_file() else None)
         if found:
             return found
     return None
@@ -51,7 +52,9 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = binary
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=960,1280", "--disable-extensions", "--no-first-run"):
+                "--window-size=960,1280", "--disable-extensions", "--no-first-run",
+                # a fake microphone (a beeping tone) that needs no permission prompt
+                "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"):
         options.add_argument(arg)
     chrome = webdriver.Chrome(service=Service(executable_path=driver), options=options)
     chrome.set_page_load_timeout(60)
@@ -97,3 +100,25 @@ def test_page_ranks_an_unseen_class_first(browser, serve_model, tmp_path):
         extra = os.environ.get("ZSAUDIO_SCREENSHOT")
         if extra:
             shutil.copyfile(shot, extra)
+
+
+def test_page_records_from_the_microphone(browser, serve_model):
+    clf, model_path = serve_model
+    with running_server(create_app(clf, model_name=model_path.name)) as url:
+        browser.get(url + "/")
+        wait = WebDriverWait(browser, 90)
+        record = browser.find_element(By.ID, "record")
+        record.click()
+        wait.until(lambda b: "Stop" in b.find_element(By.ID, "record").text)
+        time.sleep(1.5)  # Chromium's fake microphone: a beeping tone
+        record.click()
+        wait.until(lambda b: b.find_element(By.ID, "file-name").text == "recording.wav")
+        browser.find_element(By.ID, "labels").send_keys(", ".join(UNSEEN_LABELS))
+        browser.find_element(By.ID, "classify").click()
+        wait.until(lambda b: b.find_element(By.ID, "status").text.startswith("done")
+                   or b.find_element(By.ID, "error").text)
+        assert browser.find_element(By.ID, "error").text == ""
+        rows = browser.find_elements(By.CSS_SELECTOR, "#ranking .prediction")
+        assert sorted(r.get_attribute("data-label") for r in rows) == sorted(UNSEEN_LABELS)
+        seconds = float(browser.find_element(By.ID, "spectrogram-axis").text.split(": ")[1].split(" s")[0])
+        assert 0.5 < seconds < 10
