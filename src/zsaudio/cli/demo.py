@@ -21,6 +21,7 @@ import argparse
 import hashlib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -114,7 +115,7 @@ def default_args(**overrides) -> argparse.Namespace:
     return args
 
 
-def get_demo_model(args: argparse.Namespace, log=_log):
+def get_demo_model(args: argparse.Namespace, log: Callable[[str], None] = _log) -> DemoModel:
     """The demo's classifier: the model this command saved before, else one trained now.
 
     Trains on the ESC-50 clips present of every class except ``args.holdout`` (and saves the
