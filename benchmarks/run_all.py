@@ -2,9 +2,10 @@
 
 One command for all the figures of the README: embedding extraction (``bench_embed.py``:
 ``embed_files`` cold and warm vs the reference pipeline, VGGish random weights and YAMNet),
-Algorithm 1 fit time (``bench_fit.py``: vectorised vs the literal loop) and ``zsaudio
-reproduce`` on cached embeddings (``bench_reproduce.py``) and a warm ``classify`` of 200 clips
-against the code before issue 13 (``bench_classify.py``). Each writes its JSON file (with the
+Algorithm 1 fit time (``bench_fit.py``: vectorised vs the literal loop), ``zsaudio
+reproduce`` on cached embeddings (``bench_reproduce.py``), a warm ``classify`` of 200 clips
+against the code before issue 13 (``bench_classify.py``) and a load test of ``zsaudio serve``
+against the in-process Python API (``bench_serve.py``). Each writes its JSON file (with the
 machine's CPU count, load average at start and library versions) into ``--results``; the
 summary is rebuilt from those files, so ``--summary-only`` rewrites it without rerunning.
 
@@ -26,7 +27,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("embed", "fit", "reproduce", "classify")
+BENCHMARKS = ("embed", "fit", "reproduce", "classify", "serve")
 
 
 def run(name: str, args: argparse.Namespace) -> float:
@@ -174,6 +175,23 @@ def summary(results: Path) -> str:
                        f"{cls['baseline_over_current_seconds_classify']:.2f}×",
                        f"{cls['baseline_over_current_' + key]:.2f}×"]])
         md.append("")
+    serve = _load(results / "bench_serve.json")
+    if serve:
+        s, loc = serve["server"], serve["in_process"]
+        md += ["## `zsaudio serve` under load (`bench_serve.py`)", "",
+               _machine_line(serve.get("machine")) + f"; load average at the end "
+               f"{serve.get('load_average_at_end')}", "",
+               f"{serve['clips']}, {len(serve['labels'])} candidate labels, model: {serve['model']}. "
+               f"Server on 127.0.0.1 in its own process, {serve['concurrency']} concurrent clients; "
+               f"reference: {loc['what']}.", ""]  # fmt: skip
+        md += _table(["", "requests", "errors", "per second", "p50 ms", "p95 ms"], [
+            ["server (HTTP)", serve["requests"], s["errors"], f"{s['requests_per_s']:.2f}",
+             f"{s['p50_s'] * 1000:.0f}", f"{s['p95_s'] * 1000:.0f}"],
+            ["in-process API", serve["requests"], 0, f"{loc['calls_per_s']:.2f}",
+             f"{loc['p50_s'] * 1000:.0f}", f"{loc['p95_s'] * 1000:.0f}"]])  # fmt: skip
+        md += ["", f"Throughput server / in-process: **{serve['throughput_server_over_in_process']:.2f}×**; "
+               f"same ranking as in-process for {serve['same_ranking_as_in_process']} of "
+               f"{serve['requests']} clips.", ""]  # fmt: skip
     return "\n".join(md)
 
 

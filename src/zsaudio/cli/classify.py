@@ -33,6 +33,7 @@ from zsaudio.embeddings import available_encoders
 from zsaudio.errors import EXIT_FAILURE, EXIT_OK, UserError
 from zsaudio.labels import UnknownLabelError, available_label_encoders
 from zsaudio.model import METHODS
+from zsaudio.serve.core import classification_document
 
 
 def read_labels_file(path: str | Path) -> list[str]:
@@ -112,10 +113,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{err} (use other words, or a sentence label encoder such as minilm)") from err
     failed = [r for r in results if not r.ok]
     if args.json:
-        doc = {"model": str(args.model), "method": clf.method, "audio_encoder": clf.audio_encoder,
-               "label_encoder": clf.label_encoder, "temperature": clf.temperature_,
-               "labels": labels, "top_k": min(args.top_k, len(labels)), "n_files": len(results),
-               "n_failed": len(failed), "results": [r.to_dict() for r in results]}
+        doc = classification_document(clf, str(args.model), labels, args.top_k, results)
         print(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
         print(format_text(results))

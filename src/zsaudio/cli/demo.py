@@ -21,7 +21,9 @@ import argparse
 import hashlib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from zsaudio.assets import cache_subdir
 from zsaudio.classifier import (
@@ -90,15 +92,71 @@ def default_model_path(args: argparse.Namespace, holdout: list[str], root: Path)
     return cache_subdir("models", root=args.cache) / name
 
 
-def run(args: argparse.Namespace) -> int:
+class DemoModel(NamedTuple):
+    """What :func:`get_demo_model` returns."""
+
+    classifier: ZeroShotClassifier
+    data: Any
+    targets: list[int]
+    labels: list[str]
+    path: Path
+
+
+def default_args(**overrides) -> argparse.Namespace:
+    """The arguments of a bare ``zsaudio demo`` (every default), with ``overrides`` applied.
+
+    Example
+    -------
+    >>> default_args(quiet=True).holdout[:2]
+    ['dog', 'rooster']
+    """
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["demo"])
+    for name, value in overrides.items():
+        if not hasattr(args, name):
+            raise TypeError(f"zsaudio demo has no argument {name!r}")
+        setattr(args, name, value)
+    return args
+
+
+def get_demo_model(args: argparse.Namespace, log: Callable[[str], None] = _log) -> DemoModel:
+    """The demo's classifier: the model this command saved before, else one trained now.
+
+    Trains on the ESC-50 clips present of every class except ``args.holdout`` (and saves the
+    model, by default in the user cache under a name keyed by everything that defines it).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        ``zsaudio demo``'s arguments (:func:`default_args` for the defaults).
+    log : callable, default: print to stderr
+        Receives one-line progress messages (which data, loading or training, where saved).
+
+    Returns
+    -------
+    DemoModel
+        ``(classifier, data, targets, labels, path)``: the classifier, the ESC-50 data set,
+        the held-out class indices, their labels (the demo's candidates), the model file.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        No ESC-50 data, unknown held-out classes, fewer than 2 held out, training failed.
+
+    Example
+    -------
+    >>> get_demo_model(default_args()).classifier.method  # doctest: +SKIP
+    'conse-anchored'
+    """
     data = load_esc50(args.esc50)
     targets = resolve_esc50_classes(args.holdout, data.class_names)
     if len(targets) < 2:
         raise UserError("hold out at least 2 classes (the candidates)")
     holdout = [data.class_names[t] for t in targets]
     labels = [esc50_label(c) for c in holdout]
-    _log(data.summary())
-    _log(f"held out of training ({len(labels)}): {', '.join(labels)}")
+    log(data.summary())
+    log(f"held out of training ({len(labels)}): {', '.join(labels)}")
 
     model_path = Path(args.model) if args.model else default_model_path(args, holdout, data.root)
     runtime = {"cache_dir": args.cache, "workers": args.workers, "device": args.device,
@@ -112,21 +170,26 @@ def run(args: argparse.Namespace) -> int:
             seen = set(clf.classes_) & set(labels)
             if seen:
                 raise ModelMismatchError(f"it was trained on held-out class(es) {sorted(seen)}")
-            _log(f"loaded the model trained before: {model_path}")
+            log(f"loaded the model trained before: {model_path}")
         except (ValueError, KeyError) as err:
-            _log(f"not using {model_path} ({err}); training a new one")
+            log(f"not using {model_path} ({err}); training a new one")
             clf = None
     if clf is None:
         train = from_esc50(data.root, exclude_classes=holdout, max_per_class=args.max_train_per_class)
-        _log(f"training {args.method} ({args.audio_encoder} + {args.label_encoder}) on "
-             f"{len(train.paths)} clips of {len(train.classes)} classes")
+        log(f"training {args.method} ({args.audio_encoder} + {args.label_encoder}) on "
+            f"{len(train.paths)} clips of {len(train.classes)} classes")
         clf = ZeroShotClassifier(method=args.method, audio_encoder=args.audio_encoder,
                                  label_encoder=args.label_encoder, label_template=args.label_template,
                                  **runtime)
         clf.fit(train.paths, train.labels)
         model_path.parent.mkdir(parents=True, exist_ok=True)
         model_path = clf.save(model_path)
-        _log(f"model saved to {model_path} (the next run loads it; --retrain to train again)")
+        log(f"model saved to {model_path} (the next run loads it; --retrain to train again)")
+    return DemoModel(clf, data, targets, labels, model_path)
+
+
+def run(args: argparse.Namespace) -> int:
+    clf, data, targets, labels, _ = get_demo_model(args)  # user errors: cli.main's one error path
     _log(f"method {clf.method}, hyper-parameters {clf.params_}, temperature {clf.temperature_:.4g}")
 
     clips, truth = [], []

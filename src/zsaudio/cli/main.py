@@ -27,7 +27,7 @@ from zsaudio.errors import (
     describe_error,
 )
 
-COMMANDS = ["embed", "labels", "train", "classify", "reproduce", "demo"]
+COMMANDS = ["embed", "labels", "train", "classify", "reproduce", "demo", "serve"]
 
 
 def build_parser() -> argparse.ArgumentParser:
