@@ -247,3 +247,20 @@ def test_scores_are_the_same_in_either_product_order():
         cand = rng.normal(size=(C, 3))
         expected = np.einsum("nd,de,ce->nc", Xn[:n], model.W_, l2_normalize_rows(cand))
         np.testing.assert_allclose(model.decision_function(X[:n], cand), expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["bilinear", "sje", "devise"])
+def test_float32_loop_follows_the_float64_oracle(method):
+    """The float32 SGD loop takes the same steps as the float64 one up to rounding: W within
+    float32 precision of the literal float64 oracle, the same rankings."""
+    from zsaudio.model import make_estimator
+
+    X, y, Phi = _random_problem(3, n=75, D=11, C=8, d=6)
+    f64 = make_estimator(method, learning_rate=0.1, epochs=3, seed=5).fit(X, y, Phi)
+    f32 = make_estimator(method, learning_rate=0.1, epochs=3, seed=5, dtype="float32").fit(X, y, Phi)
+    assert f32.W_.dtype == np.float64 and np.abs(f64.W_).max() > 0.01
+    np.testing.assert_allclose(f32.W_, f64.W_, rtol=0, atol=1e-5 * np.abs(f64.W_).max())
+    np.testing.assert_allclose(f32.risk_history_, f64.risk_history_, rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(f32.predict_topk(X, Phi, 3), f64.predict_topk(X, Phi, 3))
+    with pytest.raises(ValueError, match="dtype"):
+        make_estimator(method, dtype="float16").fit(X, y, Phi)

@@ -155,6 +155,7 @@ class SJE(BilinearZSL):
     epochs : int, default 20
     seed : int, default 0
     normalize : bool, default True
+    dtype : {"float64", "float32"}, default "float64"
 
     Attributes
     ----------
@@ -178,6 +179,7 @@ class DeViSE(BilinearZSL):
     margin : float, default 0.1
         Hinge margin (Frome et al. use 0.1 with unit-norm embeddings).
     normalize : bool, default True
+    dtype : {"float64", "float32"}, default "float64"
 
     Attributes
     ----------
@@ -196,9 +198,10 @@ class DeViSE(BilinearZSL):
         seed: int = 0,
         margin: float = 0.1,
         normalize: bool = True,
+        dtype: str = "float64",
     ):
         super().__init__(learning_rate=learning_rate, epochs=epochs, seed=seed,
-                         normalize=normalize)
+                         normalize=normalize, dtype=dtype)
         self.margin = margin
 
     def _margin(self) -> float:

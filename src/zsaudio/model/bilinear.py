@@ -164,6 +164,7 @@ def ranking_sgd(
     weighting: str = "rank",
     margin: float = 1.0,
     checkpoints: list[int] | None = None,
+    dtype: str = "float64",
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Per-sample SGD on a ranking hinge loss of a bilinear model (Algorithm 1 and kin).
 
@@ -187,6 +188,9 @@ def ranking_sgd(
     checkpoints : list of int or None
         Epoch counts after which W is returned (default: ``[epochs]``). Training with m
         epochs is a prefix of training with more, so one run serves an epoch grid.
+    dtype : {"float64", "float32"}
+        Precision of the loop's arrays (float32 halves the memory traffic of its products;
+        W is returned in float64 either way).
 
     Returns
     -------
@@ -198,36 +202,40 @@ def ranking_sgd(
     checkpoints = sorted(set([epochs] if checkpoints is None else checkpoints))
     if checkpoints[0] < 1 or checkpoints[-1] > epochs:
         raise ValueError(f"checkpoints must lie in [1, {epochs}], got {checkpoints}")
+    if dtype not in ("float64", "float32"):
+        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
     with _single_threaded_blas():
         return _ranking_sgd_loop(
             X, y, class_embeddings, float(learning_rate), epochs, seed, weighting, margin,
-            checkpoints,
+            checkpoints, np.dtype(dtype),
         )
 
 
 _WEIGHTING_CODES = {"rank": 0, "all": 1, "max": 2}
 
 
-def _ranking_sgd_loop(X, y, class_embeddings, eta, epochs, seed, weighting, margin, checkpoints):
+def _ranking_sgd_loop(X, y, class_embeddings, eta, epochs, seed, weighting, margin, checkpoints, dtype):
     n, D = X.shape
     C = class_embeddings.shape[0]
-    X = np.ascontiguousarray(X, dtype=np.float64)
+    X = np.ascontiguousarray(X, dtype=dtype)
     y = np.ascontiguousarray(y, dtype=np.int64)
-    K = np.ascontiguousarray(class_embeddings @ class_embeddings.T)  # M's update is x·(K c)ᵀ
-    wr = rank_weights(C, weighting)
+    # M's update is x·(K c)ᵀ
+    K = np.ascontiguousarray(class_embeddings @ class_embeddings.T, dtype=dtype)
+    wr = rank_weights(C, weighting).astype(dtype)
     cw = np.cumsum(wr)
-    M = np.zeros((D, C))  # W Φᵀ: the training-class scores of any x are x @ M
-    A = np.zeros((n, C))  # W = −η Xᵀ A Φ
+    M = np.zeros((D, C), dtype)  # W Φᵀ: the training-class scores of any x are x @ M
+    A = np.zeros((n, C), dtype)  # W = −η Xᵀ A Φ
     rng = np.random.default_rng(seed)
     risks = np.empty(epochs)
     Ws = []
     code = _WEIGHTING_CODES[weighting]
     for epoch in range(1, epochs + 1):
-        _sgd_epoch(X, y, rng.permutation(n), M, A, K, wr, cw, eta, margin, code, _BLOCK_SIZE)
+        _sgd_epoch(X, y, rng.permutation(n), M, A, K, wr, cw, dtype.type(eta), dtype.type(margin), code,
+                   _BLOCK_SIZE)
         risks[epoch - 1] = ranking_risk(X @ M, y, weighting, margin)
         if epoch in checkpoints:
             # (XᵀA)Φ: C is far below n and d, so this order is the cheap one
-            Ws.append((-eta) * ((X.T @ A) @ class_embeddings))
+            Ws.append((-eta) * ((X.T @ A).astype(np.float64) @ class_embeddings))
     return Ws, risks
 
 
@@ -238,13 +246,15 @@ def _sgd_epoch(X, y, perm, M, A, K, wr, cw, eta, margin, weighting, block):  # p
     ``weighting``: 0 rank, 1 all, 2 max. Samples go in blocks of ``block`` of ``perm``: the
     block's scores come from one product with M; sample j's scores are corrected by the
     block's earlier updates through the block's Gram matrix; M is updated once per block.
-    (Coverage cannot trace compiled code; the tests compare it with a literal loop.)
+    Every array (and ``eta``, ``margin``) has one float dtype, float64 or float32; the
+    temporaries take it too. (Coverage cannot trace compiled code; the tests compare it with a
+    literal loop.)
     """
     n, D = X.shape
     C = M.shape[1]
     for start in range(0, n, block):
         b = min(block, n - start)
-        Xb = np.empty((b, D))
+        Xb = np.empty((b, D), X.dtype)
         for i in range(b):
             Xb[i] = X[perm[start + i]]
         S = Xb @ M
@@ -260,10 +270,10 @@ def _sgd_epoch(X, y, perm, M, A, K, wr, cw, eta, margin, weighting, block):  # p
         if not violates:
             continue  # no sample of the block updates: nothing changes
         G = (-eta) * (Xb @ Xb.T)
-        Cb = np.zeros((b, C))  # c_j: W −= η x_j (c_j Φ)
-        V = np.zeros((b, C))  # K c_j: M −= η x_j (K c_j)ᵀ
+        Cb = np.zeros((b, C), M.dtype)  # c_j: W −= η x_j (c_j Φ)
+        V = np.zeros((b, C), M.dtype)  # K c_j: M −= η x_j (K c_j)ᵀ
         updated = np.zeros(b, dtype=np.bool_)
-        neg_loss = np.empty(C)
+        neg_loss = np.empty(C, M.dtype)
         for j in range(b):
             yj = y[perm[start + j]]
             s = S[j].copy()
@@ -272,7 +282,7 @@ def _sgd_epoch(X, y, perm, M, A, K, wr, cw, eta, margin, weighting, block):  # p
                     s += G[j, k] * V[k]
             p = 0
             for c in range(C):
-                neg_loss[c] = 0.0 if c == yj else (s[yj] - margin) - s[c]
+                neg_loss[c] = 0 if c == yj else (s[yj] - margin) - s[c]
                 if neg_loss[c] < 0.0:
                     p += 1
             if p == 0:
@@ -344,6 +354,8 @@ class BilinearZSL(BilinearModel):
     normalize : bool, default True
         Standardise audio features with the training mean/std then scale rows to unit norm,
         and scale class embeddings to unit norm (see the module docstring, point 8).
+    dtype : {"float64", "float32"}, default "float64"
+        Precision of the SGD loop (:func:`ranking_sgd`); W_ is float64 either way.
 
     Attributes
     ----------
@@ -369,12 +381,14 @@ class BilinearZSL(BilinearModel):
     _path_param = "epochs"
 
     def __init__(
-        self, learning_rate: float = 0.01, epochs: int = 20, seed: int = 0, normalize: bool = True
+        self, learning_rate: float = 0.01, epochs: int = 20, seed: int = 0, normalize: bool = True,
+        dtype: str = "float64",
     ):
         self.learning_rate = learning_rate
         self.epochs = epochs
         self.seed = seed
         self.normalize = normalize
+        self.dtype = dtype
 
     def _margin(self) -> float:
         return 1.0
@@ -390,7 +404,7 @@ class BilinearZSL(BilinearModel):
         Xn, En = self._prepare_fit(X, class_embeddings)
         Ws, risks = ranking_sgd(
             Xn, y, En, learning_rate=self.learning_rate, epochs=int(self.epochs),
-            seed=self.seed, weighting=self._weighting, margin=self._margin(),
+            seed=self.seed, weighting=self._weighting, margin=self._margin(), dtype=self.dtype,
         )
         self.W_ = Ws[-1]
         self.risk_history_ = risks
@@ -412,7 +426,7 @@ class BilinearZSL(BilinearModel):
         Xn, En = longest._prepare_fit(X, E)
         Ws, risks = ranking_sgd(
             Xn, y, En, learning_rate=self.learning_rate, epochs=max(values), seed=self.seed,
-            weighting=self._weighting, margin=self._margin(), checkpoints=values,
+            weighting=self._weighting, margin=self._margin(), checkpoints=values, dtype=self.dtype,
         )
         by_epochs = dict(zip(sorted(set(values)), Ws, strict=True))
         fitted = []
