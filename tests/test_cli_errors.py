@@ -97,4 +97,5 @@ def test_encoder_and_method_choices_come_from_the_registries():
 
 def _minimal_args(command: str) -> list[str]:
     return {"embed": ["x.wav", "--out", "o"], "labels": ["dog"], "train": ["--out", "m.npz"],
-            "classify": ["x.wav", "--model", "m.npz"], "reproduce": ["--out", "o"], "demo": [], "serve": []}[command]
+            "classify": ["x.wav", "--model", "m.npz"], "reproduce": ["--out", "o"], "demo": [],
+            "serve": []}[command]
