@@ -3,6 +3,8 @@
 Writes ``DIR/embeddings.npz`` (``paths``, ``embeddings`` (n, d), ``ok``, and ``scores`` /
 ``class_names`` for encoders with a classifier), ``DIR/failures.tsv`` and
 ``DIR/encoder_config.json``. Exit status 1 when any file failed (each printed with its reason).
+With ``--ray [ADDRESS]`` it runs on a Ray cluster instead and writes Parquet shards
+(``zsaudio.cluster``; inputs may also be globs, URIs and .parquet manifests).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from zsaudio.cli.ray_jobs import add_ray_arguments, run_embed
 from zsaudio.embeddings.cache import atomic_write_bytes
 
 AUDIO_SUFFIXES = {"." + ext.lower() for ext in sf.available_formats()} | {".mp3", ".ogg", ".oga"}
@@ -77,12 +80,18 @@ def register(subparsers) -> None:
         help="VGGish weights: .pth / .ckpt path or 'random' (default: from the asset path)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_ray_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from zsaudio.embeddings.extract import embed_files
 
+    options = {}
+    if args.encoder == "vggish" and args.vggish_weights:
+        options["weights"] = args.vggish_weights
+    if args.ray is not None:
+        return run_embed(args, options)
     try:
         paths = expand_inputs(args.paths)
     except (OSError, ValueError) as err:
@@ -91,9 +100,6 @@ def run(args: argparse.Namespace) -> int:
     if not paths:
         print("error: no audio files found in the given paths", file=sys.stderr)
         return 2
-    options = {}
-    if args.encoder == "vggish" and args.vggish_weights:
-        options["weights"] = args.vggish_weights
     result = embed_files(
         paths,
         encoder=args.encoder,
