@@ -73,7 +73,7 @@ def cluster_runs(paths: list[str], local_emb: np.ndarray, batch_size: int) -> di
             with tempfile.TemporaryDirectory() as folder:
                 summary = embed_on_ray(paths, folder, workers=workers, batch_size=batch_size,
                                        progress=False)
-                shards = sorted(Path(folder).glob("part-*.parquet"), key=lambda p: p.stat().st_mtime)
+                shards = sorted(Path(folder).glob("results/part-*.parquet"), key=lambda p: p.stat().st_mtime)
                 times = [p.stat().st_mtime for p in shards]
                 table = read_results(folder)
                 rows = {p: i for i, p in enumerate(table.column("path").to_pylist())}

@@ -91,7 +91,7 @@ def embedded(cluster, files, tmp_path_factory):
 
 
 def _rows_on_disk(out: Path) -> list[str]:
-    return [p for shard in sorted(out.glob("part-*.parquet"))
+    return [p for shard in sorted(out.glob("results/part-*.parquet"))
             for p in pq.read_table(shard, columns=["path"]).column(0).to_pylist()]
 
 
@@ -121,10 +121,10 @@ def test_embeddings_equal_the_local_path_and_failures_are_reported(embedded, fil
 def test_rerun_skips_what_is_written_and_retries_failures(embedded, files, tmp_path):
     out, _ = embedded
     clips, broken = files
-    before = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")}
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob("results/part-*.parquet")}
     again = embed_on_ray(clips + broken, out, batch_size=8, progress=False)
     assert again.n_skipped == N_CLIPS and again.n_written == 0 and set(again.failures) == set(broken)
-    assert {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")} == before
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("results/part-*.parquet")} == before
     with pytest.raises(ClusterJobError, match="another job"):  # other encoder options, same folder
         embed_on_ray(clips, out, encoder_options={"patch_hop_seconds": 0.48}, progress=False)
 
@@ -151,11 +151,12 @@ def test_a_worker_killed_mid_run_costs_a_retry_not_a_row(cluster, files, embedde
     clips, _ = files
     out = tmp_path / "out"
     killed: list[int] = []
+    job_done = threading.Event()
 
     def kill_one_worker_once_shards_appear() -> None:
         deadline = time.monotonic() + 120  # bounded: gives up rather than outliving the test
-        while time.monotonic() < deadline and not killed:
-            if any(out.glob("part-*.parquet")):
+        while time.monotonic() < deadline and not killed and not job_done.is_set():
+            if any(out.glob("results/part-*.parquet")):
                 workers = [p for p, c in _descendants(os.getpid()).items() if "MapBatches(EmbedWorker)" in c]
                 if workers:
                     os.kill(workers[0], signal.SIGKILL)
@@ -165,7 +166,10 @@ def test_a_worker_killed_mid_run_costs_a_retry_not_a_row(cluster, files, embedde
     killer = threading.Thread(target=kill_one_worker_once_shards_appear, daemon=True)
     killer.start()
     summary = embed_on_ray(clips, out, batch_size=4, progress=False)
+    job_done.set()
     killer.join(timeout=5)
+    # Killed while the job ran, with both actors busy (each always has batches queued), so the
+    # killed one had a batch in flight.
     assert killed, "no worker was killed: the run ended before one could be"
     assert summary.failures == {} and summary.n_written == N_CLIPS
     on_disk = _rows_on_disk(out)
@@ -189,11 +193,10 @@ def test_classification_equals_the_local_path(cluster, files, tmp_path):
     for row in table:
         ranking = local[row["path"]].ranking
         assert row["labels"] == [p.label for p in ranking]
-        # Same features and the same score_features code; equal to float64 round-off of the
-        # matrix products (a batch of 8 rows here vs 100 there may take other BLAS kernels).
-        np.testing.assert_allclose(row["scores"], [p.score for p in ranking], rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(row["probabilities"], [p.probability for p in ranking],
-                                   rtol=1e-12, atol=1e-12)
+        # Bit-equal: the same features and the same score_features code (8 rows per call
+        # here, 100 there: the row-wise products give each row the same sums).
+        np.testing.assert_array_equal(row["scores"], [p.score for p in ranking])
+        np.testing.assert_array_equal(row["probabilities"], [p.probability for p in ranking])
 
 
 def test_cli_embed_and_classify_with_ray(cluster, files, tmp_path, capsys):

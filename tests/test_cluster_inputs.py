@@ -74,8 +74,9 @@ def test_without_ray_installed_the_message_says_what_to_install(monkeypatch):
 
 
 def test_reading_back_dedups_by_path(tmp_path):
-    pq.write_table(pa.table({"path": ["b", "a"], "x": [1, 2]}), tmp_path / "part-1.parquet")
-    pq.write_table(pa.table({"path": ["b"], "x": [1]}), tmp_path / "part-2.parquet")
+    (tmp_path / "results").mkdir()
+    pq.write_table(pa.table({"path": ["b", "a"], "x": [1, 2]}), tmp_path / "results" / "part-1.parquet")
+    pq.write_table(pa.table({"path": ["b"], "x": [1]}), tmp_path / "results" / "part-2.parquet")
     table = read_results(tmp_path)
     assert table.column("path").to_pylist() == ["a", "b"] and table.column("x").to_pylist() == [2, 1]
     assert read_failures(tmp_path) == {}

@@ -8,11 +8,12 @@ per-file code of :func:`zsaudio.embeddings.extract.embed_files`), and writes its
 
 Output folder ``OUT`` (a local path or a URI such as ``s3://bucket/run1``)::
 
-    OUT/_job.json              what the job computes (encoder config; model hash, labels, top_k)
-    OUT/part-<hash>.parquet    one per batch: embed -> path, embedding, scores (YAMNet's 521);
-                               classify -> path, labels, scores, probabilities (top_k, best first)
-    OUT/_failures/part-<hash>.parquet   path, error of the batch's failed files
-    OUT/failures.parquet       path, error for every input of the last run not in a shard
+    OUT/_job.json                      what the job computes (encoder config; model, labels)
+    OUT/results/part-<hash>.parquet    one per batch: embed -> path, embedding, scores (YAMNet's
+                                       521); classify -> path, labels, scores, probabilities
+                                       (top_k, best first); pandas.read_parquet("OUT/results")
+    OUT/_failures/part-<hash>.parquet  path, error of the batch's failed files
+    OUT/failures.parquet               path, error of every input of the last run not in results
 
 Exactly once: ``<hash>`` is a hash of the batch's input paths and shards are written
 atomically (temporary file + rename locally; one object upload on object stores). A worker
@@ -52,6 +53,7 @@ from zsaudio.embeddings import ClipEmbedding, get_audio_encoder
 from zsaudio.embeddings.cache import atomic_write_bytes
 
 JOB_FILE = "_job.json"
+RESULT_SHARDS = "results"
 FAILURE_SHARDS = "_failures"
 FAILURES_FILE = "failures.parquet"
 SHARD_PREFIX = "part-"
@@ -165,10 +167,10 @@ class _Output:
         except FileNotFoundError:
             return None
 
-    def shards(self, sub: str = "") -> list[str]:
-        """Paths (inside the fs) of ``part-*.parquet`` directly in OUT or OUT/sub, sorted."""
-        base = self.path(sub) if sub else self.root
-        infos = self.fs.get_file_info(pafs.FileSelector(base, recursive=False, allow_not_found=True))
+    def shards(self, sub: str = RESULT_SHARDS) -> list[str]:
+        """Paths (inside the fs) of the ``part-*.parquet`` files in OUT/sub, sorted."""
+        infos = self.fs.get_file_info(pafs.FileSelector(self.path(sub), recursive=False,
+                                                        allow_not_found=True))
         return sorted(i.path for i in infos if i.type == pafs.FileType.File
                       and i.base_name.startswith(SHARD_PREFIX) and i.base_name.endswith(".parquet"))
 
@@ -225,7 +227,7 @@ class _ClipWorker:
                                "error": pa.array(list(failures.values()), pa.string())})
             self.out.write(f"{FAILURE_SHARDS}/{name}", _parquet_bytes(failed))
         if table is not None and table.num_rows:
-            self.out.write(name, _parquet_bytes(table))
+            self.out.write(f"{RESULT_SHARDS}/{name}", _parquet_bytes(table))
         return {"path": np.array(paths, dtype=object),
                 "ok": np.array([p not in failures for p in paths]),
                 "shard": np.array([name] * len(paths), dtype=object),
