@@ -169,8 +169,10 @@ def summary(results: Path) -> str:
                   ray_[f"cpus_{w}"]["embeddings_bit_equal_to_local"]] for w in (1, 2)]
         md += _table(["run", "wall s", "clips/s", "steady clips/s", "bit-equal to local"], rows)
         md += ["", f"Estimate: {est['clips']:,} clips of {est['clip_seconds']:g} s on {est['nodes']} × "
-               f"{est['cores_per_node']} cores at the measured {est['per_core_audio_s_per_s']:.0f} s of "
-               f"audio per core-second: **{est['wall_min']:.1f} min**, reading "
+               f"{est['cores_per_node']} cores at the slower measured per-core rate "
+               f"({est['per_core_audio_s_per_s']:.0f} s of audio per core-second): "
+               f"**{est['wall_min']:.1f} min** ({est['wall_min_at_the_faster_rate']:.1f} min at the "
+               "faster one), reading "
                f"{est['read_MB_per_s_compressed_like_esc50']:.0f} MB/s (Ogg/FLAC like ESC-50) or "
                f"{est['read_MB_per_s_wav_16bit_44k1_mono']:.0f} MB/s (16-bit WAV) in all.", ""]  # fmt: skip
     return "\n".join(md)
