@@ -9,21 +9,18 @@ worker process killed mid-run costs a retry, never a lost or duplicated row.
 from __future__ import annotations
 
 import os
+import signal
+import threading
+import time
+from pathlib import Path
 
-# Before Ray is imported: every address Ray resolves for "this machine" is then 127.0.0.1
-# (otherwise the driver turns 127.0.0.1 into the host's outward address, where nothing listens).
-os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
 
-import signal  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-import pytest  # noqa: E402
-
+# conftest.py sets RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 before Ray is imported: every address Ray
+# resolves for "this machine" is then 127.0.0.1 (otherwise the driver turns 127.0.0.1 into the
+# host's outward address, where nothing listens).
 ray = pytest.importorskip("ray", reason='needs the cluster extra: pip install -e ".[cluster]"')
 from ray._private import ray_constants  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402

@@ -13,7 +13,7 @@ import pytest
 from zsaudio.assets import find_asset
 from zsaudio.audio.io import AudioDecodeError, load_audio
 from zsaudio.cluster.inputs import InputError, list_inputs, load_audio_from
-from zsaudio.cluster.jobs import ClusterJobError, read_failures, read_results, require_ray
+from zsaudio.cluster.jobs import ClusterJobError, connect, read_failures, read_results, require_ray
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +80,15 @@ def test_reading_back_dedups_by_path(tmp_path):
     table = read_results(tmp_path)
     assert table.column("path").to_pylist() == ["a", "b"] and table.column("x").to_pylist() == [2, 1]
     assert read_failures(tmp_path) == {}
+
+
+def test_an_address_where_nothing_listens_fails_at_once(capsys):
+    pytest.importorskip("ray")
+    import socket
+
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        with pytest.raises(ClusterJobError, match="no Ray cluster answers"):
+            connect(address)

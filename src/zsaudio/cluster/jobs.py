@@ -119,12 +119,27 @@ def connect(address: str | None = None):
     if ray.is_initialized():
         return ray
     address = address or os.environ.get("RAY_ADDRESS") or "auto"
+    _check_reachable(address)
     try:
         ray.init(address=address, logging_level=logging.WARNING)
     except (ConnectionError, ValueError, RuntimeError) as err:
         raise ClusterJobError(f"cannot connect to a Ray cluster at {address!r}: {err} (start one with "
                               "`ray start --head`, or give its address with --ray / RAY_ADDRESS)") from err
     return ray
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """One TCP connect to ``HOST:PORT`` / ``ray://HOST:PORT``: ``ray.init`` would otherwise retry
+    an address where nothing listens for minutes. ("auto" is checked by Ray itself.)"""
+    target = address.split("://", 1)[-1]
+    host, _, port = target.rpartition(":")
+    if address in ("auto", "local") or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as err:
+        raise ClusterJobError(f"no Ray cluster answers at {address} ({err}); check the head's "
+                              "address and port (ray start --head prints them)") from err
 
 
 def _canonical(obj) -> object:
