@@ -667,7 +667,7 @@ class ZeroShotClassifier:
 
         What :meth:`classify` does once the clips are embedded (it calls this), for features
         computed elsewhere, e.g. on a cluster (:mod:`zsaudio.cluster`): the same features give
-        the same numbers.
+        the same numbers, up to float64 round-off when the rows are scored in other batches.
 
         Parameters
         ----------

@@ -64,13 +64,21 @@ def run_embed(args: argparse.Namespace, options: dict) -> int:
 
 def run_classify(args: argparse.Namespace, labels: list[str]) -> int:
     """``zsaudio classify --ray``: exit status 0 (all ranked), 1 (some failed), 2 (bad input)."""
+    from zsaudio.classifier import ZeroShotClassifier
     from zsaudio.cluster import ClusterJobError, classify_on_ray
 
-    if not args.out:
-        print("zsaudio classify: error: --ray needs --out DIR (where the Parquet shards go)",
+    if not args.out or args.json:
+        print("zsaudio classify: error: --ray needs --out DIR (where the Parquet shards go)"
+              + (" and writes no --json: the rankings are in DIR/results/*.parquet" if args.json else ""),
               file=sys.stderr)
         return 2
     try:
+        # The checks of the local path (--method / --audio-encoder / --label-encoder, unknown
+        # words) before the cluster is involved.
+        clf = ZeroShotClassifier.load(args.model, method=args.method, audio_encoder=args.audio_encoder,
+                                      label_encoder=args.label_encoder)
+        for warning in clf.label_warnings(labels) if labels else []:
+            print(f"warning: {warning}", file=sys.stderr)
         summary = classify_on_ray(args.inputs, args.model, labels, args.out, args.top_k,
                                   **_job_kwargs(args))
     except (ClusterJobError, ValueError, OSError) as err:

@@ -526,9 +526,10 @@ def classify_on_ray(
 ) -> JobSummary:
     """Rank candidate labels for audio files on a Ray cluster, with a trained model file.
 
-    Per file, the same ranking as :meth:`zsaudio.classifier.ZeroShotClassifier.classify`
-    (tested equal); shards hold ``path``, ``labels`` (top_k, best first), ``scores`` and
-    ``probabilities`` (lists in that order).
+    Per file, the same ranking as :meth:`zsaudio.classifier.ZeroShotClassifier.classify`, with
+    scores and probabilities equal to float64 round-off (BLAS sums a batch of rows in an order
+    that depends on its shape; tested to 1e-12); shards hold ``path``, ``labels`` (top_k, best
+    first), ``scores`` and ``probabilities`` (lists in that order).
 
     Parameters
     ----------
