@@ -92,3 +92,5 @@ def test_an_address_where_nothing_listens_fails_at_once(capsys):
     for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
         with pytest.raises(ClusterJobError, match="no Ray cluster answers"):
             connect(address)
+    with pytest.raises(ClusterJobError, match="needs a running cluster"):
+        connect("local")  # never starts a Ray instance of its own

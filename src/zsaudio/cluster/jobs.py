@@ -119,6 +119,9 @@ def connect(address: str | None = None):
     if ray.is_initialized():
         return ray
     address = address or os.environ.get("RAY_ADDRESS") or "auto"
+    if address == "local":  # ray.init would start a Ray instance listening on this host's address
+        raise ClusterJobError("--ray needs a running cluster: start one with `ray start --head` "
+                              "(or Ray's cluster launcher / KubeRay) and give its address, or 'auto'")
     _check_reachable(address)
     try:
         ray.init(address=address, logging_level=logging.WARNING)
