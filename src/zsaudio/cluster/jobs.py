@@ -359,17 +359,18 @@ class JobSummary:
         return self.n_skipped + self.n_written
 
 
-def _check_job_spec(output: _Output, spec: dict) -> None:
+def _check_job_spec(output: _Output, spec: dict) -> bool:
+    """Refuse a folder of another job; True when the folder has no job file yet."""
     spec = _canonical(spec)
     raw = output.read(JOB_FILE)
-    if raw is not None:
-        stored = json.loads(raw)
-        if stored != spec:
-            diff = sorted(k for k in set(stored) | set(spec) if stored.get(k) != spec.get(k))
-            raise ClusterJobError(f"{output.uri} holds results of another job (differs in "
-                                  f"{', '.join(diff)}): use another output folder")
-        return
-    output.write(JOB_FILE, json.dumps(spec, indent=1).encode())
+    if raw is None:
+        return True
+    stored = json.loads(raw)
+    if stored != spec:
+        diff = sorted(k for k in set(stored) | set(spec) if stored.get(k) != spec.get(k))
+        raise ClusterJobError(f"{output.uri} holds results of another job (differs in "
+                              f"{', '.join(diff)}): use another output folder")
+    return False
 
 
 def _written_paths(output: _Output) -> set[str]:
@@ -389,13 +390,15 @@ def _run(kind: str, sources, out: str, spec: dict, worker: type, worker_kwargs: 
     paths = list_inputs(sources)
     output = _Output(out if "://" in str(out) else os.path.abspath(out))
     output.fs.create_dir(output.root, recursive=True)
-    _check_job_spec(output, spec)
+    new_folder = _check_job_spec(output, spec)
     done = _written_paths(output)
     todo = [p for p in paths if p not in done]
     summary = JobSummary(output.uri, len(paths), len(paths) - len(todo), 0)
     failures: dict[str, str] = {}
+    ray = connect(address) if todo else None
+    if new_folder:  # claimed only once a cluster answered
+        output.write(JOB_FILE, json.dumps(_canonical(spec), indent=1).encode())
     if todo:
-        ray = connect(address)
         import ray.data as rd
 
         n_workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_worker))
