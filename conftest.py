@@ -1,7 +1,14 @@
 """Test-suite isolation, for the tests and the doctests alike: nothing a test writes lands in
-the user's cache folder."""
+the user's cache folder; Ray stays on 127.0.0.1."""
+
+import os
 
 import pytest
+
+# Ray (tests/test_cluster*.py), read when ray is first imported: every address Ray resolves for
+# "this machine" is 127.0.0.1, and no usage statistics are sent.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 
 
 @pytest.fixture(autouse=True, scope="session")

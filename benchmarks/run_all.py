@@ -4,8 +4,9 @@ One command for all the figures of the README: embedding extraction (``bench_emb
 ``embed_files`` cold and warm vs the reference pipeline, VGGish random weights and YAMNet),
 Algorithm 1 fit time (``bench_fit.py``: vectorised vs the literal loop), ``zsaudio
 reproduce`` on cached embeddings (``bench_reproduce.py``), a warm ``classify`` of 200 clips
-against the code before issue 13 (``bench_classify.py``) and a load test of ``zsaudio serve``
-against the in-process Python API (``bench_serve.py``). Each writes its JSON file (with the
+against the code before issue 13 (``bench_classify.py``), a load test of ``zsaudio serve``
+against the in-process Python API (``bench_serve.py``) and embedding on a local Ray cluster
+vs ``embed_files`` (``bench_cluster.py``, needs the ``cluster`` extra). Each writes its JSON file (with the
 machine's CPU count, load average at start and library versions) into ``--results``; the
 summary is rebuilt from those files, so ``--summary-only`` rewrites it without rerunning.
 
@@ -27,7 +28,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("embed", "fit", "reproduce", "classify", "serve")
+BENCHMARKS = ("embed", "fit", "reproduce", "classify", "serve", "cluster")
 
 
 def run(name: str, args: argparse.Namespace) -> float:
@@ -192,6 +193,28 @@ def summary(results: Path) -> str:
         md += ["", f"Throughput server / in-process: **{serve['throughput_server_over_in_process']:.2f}×**; "
                f"same ranking as in-process for {serve['same_ranking_as_in_process']} of "
                f"{serve['requests']} clips.", ""]  # fmt: skip
+    clu = _load(results / "bench_cluster.json")
+    if clu:
+        loc, ray_, est = clu["local_embed_files"], clu["ray_local_cluster"], \
+            clu["estimate_2M_clips_10s_100_nodes_16_cores"]
+        md += ["## Embedding on a local Ray cluster (`bench_cluster.py`)", "",
+               _machine_line(clu.get("machine")), "",
+               f"{clu['clips']} ESC-50 clips, YAMNet, cold; a Ray cluster of two 1-CPU nodes on this "
+               "machine (127.0.0.1); wall time of the whole job (actor start-up included) and the "
+               "steady rate between first and last shard.", ""]  # fmt: skip
+        rows = [[f"local `embed_files`, {w} worker(s)", f"{loc[f'workers_{w}']['seconds']:.1f}",
+                 f"{loc[f'workers_{w}']['clips_per_s']:.1f}", "—", "—"] for w in (1, 2)]
+        rows += [[f"Ray, {w} actor(s) on {w} CPU(s)", f"{ray_[f'cpus_{w}']['seconds']:.1f}",
+                  f"{ray_[f'cpus_{w}']['clips_per_s']:.1f}", f"{ray_[f'cpus_{w}']['steady_clips_per_s']:.1f}",
+                  ray_[f"cpus_{w}"]["embeddings_bit_equal_to_local"]] for w in (1, 2)]
+        md += _table(["run", "wall s", "clips/s", "steady clips/s", "bit-equal to local"], rows)
+        md += ["", f"Estimate: {est['clips']:,} clips of {est['clip_seconds']:g} s on {est['nodes']} × "
+               f"{est['cores_per_node']} cores at the slower measured per-core rate "
+               f"({est['per_core_audio_s_per_s']:.0f} s of audio per core-second): "
+               f"**{est['wall_min']:.1f} min** ({est['wall_min_at_the_faster_rate']:.1f} min at the "
+               "faster one), reading "
+               f"{est['read_MB_per_s_compressed_like_esc50']:.0f} MB/s (Ogg/FLAC like ESC-50) or "
+               f"{est['read_MB_per_s_wav_16bit_44k1_mono']:.0f} MB/s (16-bit WAV) in all.", ""]  # fmt: skip
     return "\n".join(md)
 
 

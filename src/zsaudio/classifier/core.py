@@ -391,6 +391,51 @@ class ZeroShotClassifier:
                 out.append(f"label {c.label!r}: unknown word(s) {', '.join(c.missing)} ignored")
         return out
 
+    def score_features(self, embeddings: np.ndarray, class_scores: np.ndarray | None,
+                       labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and probabilities of clip features computed elsewhere, against candidate labels.
+
+        What :meth:`classify` does once the clips are embedded (it calls this), for features
+        computed elsewhere, e.g. on a cluster (:mod:`zsaudio.cluster`): the same features give
+        the same numbers, up to float64 round-off when the rows are scored in other batches.
+
+        Parameters
+        ----------
+        embeddings : np.ndarray, shape (n, d)
+            Clip embeddings of the model's audio encoder (``ExtractionResult.embeddings`` rows).
+        class_scores : np.ndarray, shape (n, k), or None
+            The encoder's mean class scores (YAMNet: k = 521); methods using the encoder's own
+            classes (ConSE and its hybrids) need them.
+        labels : sequence of str
+            Candidate labels, as for :meth:`classify`.
+
+        Returns
+        -------
+        scores : np.ndarray, shape (n, len(labels)), float64
+            Compatibility scores.
+        probabilities : np.ndarray, shape (n, len(labels)), float64
+            ``softmax(scores / temperature_)`` per row.
+
+        Raises
+        ------
+        LabelError, zsaudio.labels.UnknownLabelError, ModelMismatchError
+            As :meth:`classify`.
+
+        Example
+        -------
+        >>> res = embed_files(["a.wav"])                                          # doctest: +SKIP
+        >>> S, P = clf.score_features(res.embeddings, res.scores, ["dog", "rain"])  # doctest: +SKIP
+        >>> S.shape, P.sum(axis=1)                                                # doctest: +SKIP
+        ((1, 2), array([1.]))
+        """
+        self._check_fitted()
+        labels = check_candidate_labels(labels)
+        self.check_environment()
+        E = self._get_label_encoder().encode([label_text(x) for x in labels])
+        X = AudioFeatures(np.asarray(embeddings), None if class_scores is None else np.asarray(class_scores))
+        S = np.asarray(self.estimator_.decision_function(X, E), dtype=np.float64)
+        return S, softmax(S, self.temperature_)
+
     def classify(self, paths: Sequence[str | Path] | str | Path, labels: Sequence[str],
                  top_k: int = 3) -> list[Classification]:
         """Rank the candidate labels for each audio file.
@@ -435,12 +480,13 @@ class ZeroShotClassifier:
         if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
             raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")
         self.check_environment()
-        E = self._get_label_encoder().encode([label_text(x) for x in labels])
+        # Unknown labels fail here, before the slow embedding (the vectors stay in memory).
+        self._get_label_encoder().encode([label_text(x) for x in labels])
         entries = expand_inputs(paths)
         good = existing_files(entries)
         errors: dict[str, str] = {}
         rows: dict[str, int] = {}
-        X = None
+        S = P = order = None
         if good:
             extraction = self._embed(good)
             failures = {str(k): str(v) for k, v in extraction.failures.items()}
@@ -451,12 +497,9 @@ class ZeroShotClassifier:
             rows = {good[i]: j for j, i in enumerate(np.flatnonzero(ok))}
             if ok.any():
                 X = _features(extraction, ok)
+                S, P = self.score_features(X.embeddings, X.scores, labels)
+                order = stable_topk(S, min(int(top_k), len(labels)))
         results = []
-        if X is not None:
-            S = np.asarray(self.estimator_.decision_function(X, E), dtype=np.float64)
-            P = softmax(S, self.temperature_)
-            k = min(int(top_k), len(labels))
-            order = stable_topk(S, k)
         for p, err in entries:
             if err is not None or p in errors:
                 results.append(Classification(p, [], err or errors[p]))

@@ -10,7 +10,8 @@ Example
 Exit status: 0 when every file was classified; 1 when some file could not be (missing,
 unreadable audio; the others are still classified and printed, the failures listed on
 stderr); 2 for bad arguments (no or duplicate labels, a label with no known word, a missing
-or mismatched model file).
+or mismatched model file). With ``--ray [ADDRESS] --out DIR`` the files are classified on a
+Ray cluster and the rankings written as Parquet shards into DIR (``zsaudio.cluster``).
 
 JSON output (``--json``), one object on stdout::
 
@@ -28,6 +29,7 @@ import sys
 from pathlib import Path
 
 from zsaudio.classifier import ZeroShotClassifier
+from zsaudio.cli.ray_jobs import add_ray_arguments, run_classify
 from zsaudio.device import DEVICE_HELP
 from zsaudio.embeddings import available_encoders
 from zsaudio.errors import EXIT_FAILURE, EXIT_OK, UserError
@@ -75,6 +77,7 @@ def register(subparsers) -> None:
     p.add_argument("--cache", metavar="DIR", help="embedding cache folder (default: the user cache)")
     p.add_argument("--workers", type=int, metavar="N", help="decoding/embedding processes")
     p.add_argument("--device", default="cpu", help=DEVICE_HELP)
+    add_ray_arguments(p, add_out=True)
     p.set_defaults(func=run)
 
 
@@ -102,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{args.labels_file}: not UTF-8 text ({err})") from err
     if args.top_k < 1:
         raise UserError(f"--top-k must be >= 1, got {args.top_k}")
+    if args.ray is not None:
+        return run_classify(args, labels)
     try:
         clf = ZeroShotClassifier.load(args.model, method=args.method, audio_encoder=args.audio_encoder,
                                       label_encoder=args.label_encoder, cache_dir=args.cache,

@@ -5,6 +5,8 @@ Writes ``DIR/embeddings.npz`` (``paths``, ``embeddings`` (n, d), ``ok``, and ``s
 ``DIR/encoder_config.json``. Exit status 1 when any input failed: a file missing or not
 decodable, a folder without audio (each printed with its reason, and listed in
 ``failures.tsv``; the others are embedded); 2 when there is nothing to embed at all.
+With ``--ray [ADDRESS]`` it runs on a Ray cluster instead and writes Parquet shards
+(``zsaudio.cluster``; inputs may also be globs, URIs and .parquet manifests).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from zsaudio.audio.files import AUDIO_EXTENSIONS, expand_inputs
+from zsaudio.cli.ray_jobs import add_ray_arguments, run_embed
 from zsaudio.device import DEVICE_HELP
 from zsaudio.embeddings import available_encoders
 from zsaudio.embeddings.extract import embed_files
@@ -89,19 +92,22 @@ def register(subparsers) -> None:
         help="VGGish weights: .pth / .ckpt path or 'random' (default: from the asset path)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_ray_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    options = {}
+    if args.encoder == "vggish" and args.vggish_weights:
+        options["weights"] = args.vggish_weights
+    if args.ray is not None:
+        return run_embed(args, options)
     entries = embed_inputs(args.paths)
     paths = [p for p, err in entries if err is None]
     skipped = {p: err for p, err in entries if err is not None}
     if not paths:
         raise UserError("no audio file to embed: "
                         + "; ".join(f"{p}: {err}" for p, err in skipped.items()))
-    options = {}
-    if args.encoder == "vggish" and args.vggish_weights:
-        options["weights"] = args.vggish_weights
     result = embed_files(
         paths,
         encoder=args.encoder,
