@@ -705,12 +705,13 @@ class ZeroShotClassifier:
         if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
             raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")
         self.check_environment()
-        E = self._get_label_encoder().encode([label_text(x) for x in labels])
+        # Unknown labels fail here, before the (slow) embedding; score_features reuses the vectors.
+        self._get_label_encoder().encode([label_text(x) for x in labels])
         entries = expand_inputs(paths)
         good = list(dict.fromkeys(p for p, err in entries if err is None))
         errors: dict[str, str] = {}
         rows: dict[str, int] = {}
-        X = None
+        S = P = None
         if good:
             extraction = self._embed(good)
             failures = {str(k): str(v) for k, v in extraction.failures.items()}
@@ -722,12 +723,9 @@ class ZeroShotClassifier:
             rows = {good[i]: j for j, i in enumerate(okrows)}
             if len(okrows):
                 scores = None if extraction.scores is None else np.asarray(extraction.scores)[okrows]
-                feats = Features(np.asarray(extraction.embeddings)[okrows], scores, E)
-                X = feats.inputs(self.input_kind)
+                S, P = self.score_features(np.asarray(extraction.embeddings)[okrows], scores, labels)
         results = []
-        if X is not None:
-            S = np.asarray(self.estimator_.decision_function(X, E), dtype=np.float64)
-            P = softmax(S, self.temperature_)
+        if S is not None:
             k = min(int(top_k), len(labels))
             order = stable_topk(S, k)
         for p, err in entries:
@@ -738,6 +736,57 @@ class ZeroShotClassifier:
             results.append(Classification(p, [Prediction(labels[c], float(S[r, c]), float(P[r, c]))
                                               for c in order[r]]))
         return results
+
+    def score_features(self, embeddings: np.ndarray, class_scores: np.ndarray | None,
+                       labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Compatibility scores and calibrated probabilities of labels for pooled audio features.
+
+        The ranking step of :meth:`classify` on features computed elsewhere (e.g. one row per
+        time window of a long recording, :meth:`classify_segments`).
+
+        Parameters
+        ----------
+        embeddings : np.ndarray, shape (n, D)
+            Audio embeddings from the model's audio encoder (mean over patches, as for clips).
+        class_scores : np.ndarray, shape (n, K), or None
+            The encoder's own class scores, pooled the same way (None for encoders without).
+        labels : sequence of str, length C
+            Candidate labels (checked as in :meth:`classify`).
+
+        Returns
+        -------
+        scores : np.ndarray, shape (n, C), float64
+        probabilities : np.ndarray, shape (n, C), float64
+            ``softmax(scores / temperature_)`` per row.
+
+        Example
+        -------
+        >>> S, P = clf.score_features(emb, scores, ["dog", "rain"])  # doctest: +SKIP
+        """
+        self._check_fitted()
+        labels = check_candidate_labels(labels)
+        E = self._get_label_encoder().encode([label_text(x) for x in labels])
+        X = Features(np.asarray(embeddings), None if class_scores is None else np.asarray(class_scores),
+                     E).inputs(self.input_kind)
+        S = np.asarray(self.estimator_.decision_function(X, E), dtype=np.float64)
+        return S, softmax(S, self.temperature_)
+
+    def classify_segments(self, path: str | Path, labels: Sequence[str], **options: Any):
+        """Where in a long recording each label sounds: per-window probabilities and events.
+
+        See :func:`zsaudio.timeline.classify_segments` for ``options`` (``window=2.0``,
+        ``hop=0.5``, ``threshold``, ``min_duration``, ``top_k``, ...) and the returned
+        :class:`zsaudio.timeline.SegmentResult`. The file is decoded and embedded in blocks.
+
+        Example
+        -------
+        >>> res = clf.classify_segments("street.flac", ["dog barking", "siren"])  # doctest: +SKIP
+        >>> [(e.onset, e.offset, e.label) for e in res.events]                     # doctest: +SKIP
+        [(12.5, 15.0, 'dog barking')]
+        """
+        from zsaudio.timeline import classify_segments  # the layer above this module
+
+        return classify_segments(self, path, labels, **options)
 
 
 def fit_nll(scores: Sequence[np.ndarray], truth: Sequence[np.ndarray], temperature: float) -> float:

@@ -6,6 +6,10 @@ Example
 
     zsaudio classify clips/ bark.wav --model model.npz --labels "dog barking" "rain" "siren"
     zsaudio classify bark.wav --model model.npz --labels-file labels.txt --top-k 2 --json
+    zsaudio classify long.flac --model model.npz --labels dog siren --segments --plot t.png
+
+``--segments`` ranks the labels in every window of long recordings and lists events
+(:mod:`zsaudio.cli.segments`).
 
 Exit status: 0 when every file was classified; 1 when some file could not be (missing,
 unreadable audio; the others are still classified and printed, the failures listed on
@@ -28,6 +32,7 @@ import sys
 from pathlib import Path
 
 from zsaudio.classifier import ZeroShotClassifier
+from zsaudio.cli import segments
 from zsaudio.labels import UnknownLabelError
 
 
@@ -68,6 +73,7 @@ def register(subparsers) -> None:
     p.add_argument("--cache", metavar="DIR", help="embedding cache folder (default: the user cache)")
     p.add_argument("--workers", type=int, metavar="N", help="decoding/embedding processes")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    segments.add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -100,12 +106,16 @@ def run(args: argparse.Namespace) -> int:
         return _err(str(err))
     if args.top_k < 1:
         return _err(f"--top-k must be >= 1, got {args.top_k}")
+    if (problem := segments.check_arguments(args)) is not None:
+        return _err(problem)
     try:
         clf = ZeroShotClassifier.load(args.model, method=args.method, audio_encoder=args.audio_encoder,
                                       label_encoder=args.label_encoder, cache_dir=args.cache,
                                       workers=args.workers, device=args.device, progress=False)
         for warning in clf.label_warnings(labels) if labels else []:
             print(f"warning: {warning}", file=sys.stderr)
+        if args.segments:
+            return segments.run(args, clf, labels)
         results = clf.classify(args.inputs, labels, top_k=args.top_k)
     except UnknownLabelError as err:
         return _err(f"{err} (use other words, or a sentence label encoder such as minilm)")
