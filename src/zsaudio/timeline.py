@@ -26,7 +26,9 @@ from __future__ import annotations
 import csv
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -467,6 +469,50 @@ def write_event_table(events: Sequence[Event], path: str | os.PathLike,
 
 
 # ---------------------------------------------------------------------------- driver
+def prefetch(items: Iterable[Any], depth: int = 2) -> Iterator[Any]:
+    """Iterate ``items`` in a background thread, at most ``depth`` items ahead.
+
+    Decoding and resampling (libsndfile, soxr: C code that releases the GIL) then run on one
+    core while the encoder runs on the other; ``depth`` bounds the memory of waiting items.
+    An exception raised by ``items`` is raised here, after the items before it.
+
+    >>> list(prefetch(range(5)))
+    [0, 1, 2, 3, 4]
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((done, None))
+        except BaseException as err:  # handed to the consumer
+            q.put((done, err))
+
+    thread = threading.Thread(target=work, name="zsaudio-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, err = q.get()
+            if item is done:
+                if err is not None:
+                    raise err
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
 def classify_segments(
     classifier,
     path: str | os.PathLike,
@@ -581,7 +627,7 @@ def classify_segments(
         pending_starts.clear()
         pending_values.clear()
 
-    for out in stream_patch_outputs(encoder, blocks()):
+    for out in stream_patch_outputs(encoder, prefetch(blocks())):
         dim = out.embeddings.shape[1]
         values = out.embeddings if out.scores is None else np.hstack([out.embeddings, out.scores])
         starts, pooled = pooler.push(out.centres, values)
