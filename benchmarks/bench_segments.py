@@ -16,7 +16,8 @@ Each variant runs in a fresh process, one after the other, whose peak RSS is its
   ``score_features``. Its probabilities are compared with the streamed ones.
 
 Real-time factor = audio seconds / wall seconds of the variant's work (imports and model
-loading excluded, reported apart). The machine's load average is recorded: on the shared
+loading excluded, reported apart; so are its CPU seconds, all threads, and the peak RSS after
+the imports, most of which is the imported libraries). The machine's load average is recorded: on the shared
 2-core machine other work slows every figure.
 
     python benchmarks/bench_segments.py [--minutes 60] [--out benchmarks/results/bench_segments.json]
@@ -82,7 +83,8 @@ def child(args: argparse.Namespace) -> None:
     clf.check_environment()
     clf.score_features(np.zeros((1, 1024), np.float32), np.zeros((1, 521), np.float32), LABELS)
     setup = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    setup_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0, c0 = time.perf_counter(), time.process_time()
     if args.child in ("streamed", "streamed_plot"):
         res = clf.classify_segments(args.file, LABELS, spectrogram=args.child == "streamed_plot")
         if args.child == "streamed_plot":
@@ -105,10 +107,11 @@ def child(args: argparse.Namespace) -> None:
                               DEFAULT_WINDOW)
         _, probabilities = clf.score_features(pooled[:, :1024], pooled[:, 1024:], LABELS)
         n_events = None
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     np.save(args.probabilities, probabilities)
     print(json.dumps({"variant": args.child, "audio_seconds": duration, "seconds": seconds,
-                      "setup_seconds": setup, "realtime_factor": duration / seconds,
+                      "cpu_seconds": cpu, "setup_seconds": setup, "realtime_factor": duration / seconds,
+                      "peak_rss_after_setup_mib": setup_rss,
                       "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "windows": int(len(probabilities)), "events": n_events}))
 

@@ -3,7 +3,8 @@
 One command for all the figures of the README: embedding extraction (``bench_embed.py``:
 ``embed_files`` cold and warm vs the reference pipeline, VGGish random weights and YAMNet),
 Algorithm 1 fit time (``bench_fit.py``: vectorised vs the literal loop) and ``zsaudio
-reproduce`` on cached embeddings (``bench_reproduce.py``). Each writes its JSON file (with the
+reproduce`` on cached embeddings (``bench_reproduce.py``) and long recordings streamed vs
+whole-file (``bench_segments.py``). Each writes its JSON file (with the
 machine's CPU count, load average at start and library versions) into ``--results``; the
 summary is rebuilt from those files, so ``--summary-only`` rewrites it without rerunning.
 
@@ -25,7 +26,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("embed", "fit", "reproduce")
+BENCHMARKS = ("embed", "fit", "reproduce", "segments")
 
 
 def run(name: str, args: argparse.Namespace) -> float:
@@ -34,6 +35,8 @@ def run(name: str, args: argparse.Namespace) -> float:
            str(args.results / f"bench_{name}.json")]  # fmt: skip
     if name == "embed":
         cmd += ["--clips", str(args.clips)] + (["--all-clips"] if args.all_clips else [])
+    if name == "segments":
+        cmd += ["--minutes", str(args.segments_minutes)]
     if name == "reproduce":
         cmd += ["--configs", *args.reproduce_configs, "--timeout", str(args.reproduce_timeout)]
         if args.reproduce_baseline:
@@ -152,6 +155,28 @@ def summary(results: Path) -> str:
         md += _table(["configuration", "what runs", "wall s", "of which imports s",
                       "load average at start", "baseline / current", "< 60 s target"], rows)
         md.append("")
+    seg = _load(results / "bench_segments.json")
+    if seg:
+        rec = seg["recording"]
+        md += ["## Long recordings (`bench_segments.py`)", "", _machine_line(seg.get("machine")), "",
+               f"A {rec['seconds'] / 60:.0f}-minute recording of {rec['clips']} ESC-50 clips "
+               f"({rec['format']}, {rec['rate']} Hz), {len(seg['labels'])} labels, "
+               f"{seg['window']} s windows every {seg['hop']} s, YAMNet; each variant in a fresh "
+               "process (its own peak RSS); seconds exclude imports and model loading.", ""]
+        rows = []
+        for name, r in seg["variants"].items():
+            rows.append([name, f"{r['seconds']:.1f}", f"{r.get('cpu_seconds', float('nan')):.1f}",
+                         f"{r['realtime_factor']:.0f}×", f"{r['peak_rss_mib']:.0f}",
+                         r["windows"], r.get("load_average_at_start", "—")])
+        md += _table(["variant", "wall s", "CPU s", "real-time factor", "peak RSS MiB", "windows",
+                      "load average at start"], rows)
+        cmp_ = seg.get("streamed_vs_whole_file")
+        if cmp_:
+            md += ["", f"Streamed vs whole file: max |Δ probability| "
+                   f"{cmp_['max_abs_probability_difference']:.1e}, whole-file / streamed time "
+                   f"{cmp_['speed_ratio']:.2f}×, peak memory {cmp_['memory_ratio']:.2f}×."]
+        md += ["", "Targets (issue 15): streamed ≥ 100× real time with YAMNet on 2 cores; peak "
+               "memory < 1 GiB.", ""]
     return "\n".join(md)
 
 
@@ -167,6 +192,8 @@ def main(argv=None) -> int:
     parser.add_argument("--reproduce-baseline", metavar="COMMIT",
                         help="bench_reproduce: also time configurations at this commit")
     parser.add_argument("--reproduce-baseline-configs", nargs="+", default=["quick"])
+    parser.add_argument("--segments-minutes", type=float, default=60.0,
+                        help="bench_segments: length of the recording (default one hour)")
     parser.add_argument("--summary-only", action="store_true")
     args = parser.parse_args(argv)
     if not args.summary_only:
