@@ -148,3 +148,13 @@ def test_patch_stream_equals_whole_waveform(encoders, name, seconds):
     starts = np.concatenate([o.starts for o in outs])
     hop = PatchStream(enc).hop_samples / 16000
     assert np.allclose(starts, hop * np.arange(len(starts)))
+
+
+def test_patch_stream_threads_give_the_same_outputs(encoders):
+    wave = np.random.default_rng(4).standard_normal(16000 * 12).astype(np.float32) * 0.1
+    blocks = np.array_split(wave, 3)
+    one = list(stream_patch_outputs(encoders["yamnet"], blocks, threads=1))
+    two = list(stream_patch_outputs(encoders["yamnet"], blocks, threads=2))
+    for field in ("embeddings", "scores"):
+        a = np.concatenate([getattr(o, field) for o in one])
+        assert np.array_equal(a, np.concatenate([getattr(o, field) for o in two]))

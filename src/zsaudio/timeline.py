@@ -526,6 +526,7 @@ def classify_segments(
     top_k: int = 3,
     spectrogram: bool = False,
     block_seconds: float = DEFAULT_BLOCK_SECONDS,
+    threads: int | None = None,
     progress: Callable[[float, float], None] | None = None,
 ) -> SegmentResult:
     """Rank the labels for every window of a recording and merge windows into events.
@@ -554,6 +555,10 @@ def classify_segments(
         Also keep the log-mel spectrogram, max-pooled to about 2400 columns, for the picture.
     block_seconds : float, default 10.0
         Seconds decoded per block.
+    threads : int, optional
+        Encoder copies run in threads (YAMNet; see ``embeddings.frames.PatchStream``); default
+        the classifier's ``workers``, else 2 (or the usable CPUs, if fewer). Decoding runs in
+        one more thread.
     progress : callable, optional
         Called as ``progress(seconds_done, seconds_total)`` after each block.
 
@@ -627,7 +632,10 @@ def classify_segments(
         pending_starts.clear()
         pending_values.clear()
 
-    for out in stream_patch_outputs(encoder, prefetch(blocks())):
+    if threads is None:
+        threads = classifier.workers or min(2, len(os.sched_getaffinity(0)) if hasattr(
+            os, "sched_getaffinity") else (os.cpu_count() or 1))
+    for out in stream_patch_outputs(encoder, prefetch(blocks()), threads=threads):
         dim = out.embeddings.shape[1]
         values = out.embeddings if out.scores is None else np.hstack([out.embeddings, out.scores])
         starts, pooled = pooler.push(out.centres, values)

@@ -12,12 +12,13 @@ one block plus one patch of audio is ever held.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from zsaudio.audio import params
-from zsaudio.embeddings.base import AudioEncoder
+from zsaudio.embeddings.base import AudioEncoder, get_audio_encoder
 
 
 @dataclass
@@ -74,6 +75,11 @@ class PatchStream:
     encoder : AudioEncoder
         ``zsaudio.embeddings.get_audio_encoder(name)``; its ``prepare`` and
         ``embed_patches`` are used, so the outputs are the encoder's own.
+    threads : int, default 1
+        For an encoder that runs one patch per call (``inference_in_workers``: YAMNet's TFLite
+        interpreter, which releases the GIL while it runs), the patches of each block are split
+        over this many copies of the encoder in threads. Other encoders batch (and thread)
+        on their own and ignore it.
 
     Example
     -------
@@ -82,8 +88,12 @@ class PatchStream:
     >>> outs.append(stream.finish())                                 # doctest: +SKIP
     """
 
-    def __init__(self, encoder: AudioEncoder):
+    def __init__(self, encoder: AudioEncoder, threads: int = 1):
         self.encoder = encoder
+        self.threads = max(1, int(threads)) if encoder.inference_in_workers else 1
+        self._copies = [encoder] + [get_audio_encoder(encoder.name, device=encoder.device, **encoder.options)
+                                    for _ in range(self.threads - 1)]
+        self._pool = ThreadPoolExecutor(self.threads, "zsaudio-embed") if self.threads > 1 else None
         self.patch_samples, self.hop_samples, self.pads_tail = patch_layout(encoder)
         self._buffer = np.zeros(0, np.float32)
         self._buffer_start = 0  # sample index of _buffer[0] = start of the next patch
@@ -95,7 +105,14 @@ class PatchStream:
             return PatchOutputs(np.zeros(0), self.patch_samples / params.SAMPLE_RATE,
                                 np.zeros((0, self.encoder.dim), np.float32),
                                 np.zeros((0, k), np.float32) if k else None)
-        emb, scores = self.encoder.embed_patches(patches)
+        if self._pool is None or len(patches) < 2 * self.threads:
+            emb, scores = self.encoder.embed_patches(patches)
+        else:  # contiguous chunks keep the patch order
+            chunks = np.array_split(patches, self.threads)
+            jobs = zip(self._copies, chunks, strict=True)
+            outs = list(self._pool.map(lambda job: job[0].embed_patches(job[1]), jobs))
+            emb = np.concatenate([o[0] for o in outs])
+            scores = None if outs[0][1] is None else np.concatenate([o[1] for o in outs])
         starts = (first + np.arange(len(patches))) * self.hop_samples / params.SAMPLE_RATE
         return PatchOutputs(starts, self.patch_samples / params.SAMPLE_RATE,
                             np.asarray(emb, np.float32), None if scores is None else np.asarray(scores))
@@ -132,21 +149,32 @@ class PatchStream:
         self._buffer = np.zeros(0, np.float32)
         return out
 
+    def close(self) -> None:
+        """Stop the embedding threads (also done by :func:`stream_patch_outputs`)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
-def stream_patch_outputs(encoder: AudioEncoder, blocks: Iterable[np.ndarray]) -> Iterator[PatchOutputs]:
+
+def stream_patch_outputs(encoder: AudioEncoder, blocks: Iterable[np.ndarray],
+                         threads: int = 1) -> Iterator[PatchOutputs]:
     """Per-patch outputs of a waveform given as blocks, in order (one item per block, then the
     tail); an exception raised by ``blocks`` propagates after the outputs before it.
+    ``threads``: see :class:`PatchStream`.
 
     Example
     -------
     >>> enc = get_audio_encoder("yamnet")                                    # doctest: +SKIP
     >>> n = sum(len(o.starts) for o in stream_patch_outputs(enc, stream_audio("a.wav")))  # doctest: +SKIP
     """
-    stream = PatchStream(encoder)
-    for block in blocks:
-        out = stream.push(block)
+    stream = PatchStream(encoder, threads)
+    try:
+        for block in blocks:
+            out = stream.push(block)
+            if len(out.starts):
+                yield out
+        out = stream.finish()
         if len(out.starts):
             yield out
-    out = stream.finish()
-    if len(out.starts):
-        yield out
+    finally:
+        stream.close()
