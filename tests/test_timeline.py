@@ -158,3 +158,23 @@ def test_patch_stream_threads_give_the_same_outputs(encoders):
     for field in ("embeddings", "scores"):
         a = np.concatenate([getattr(o, field) for o in one])
         assert np.array_equal(a, np.concatenate([getattr(o, field) for o in two]))
+
+
+def test_plot_of_an_hour_is_drawn_from_pooled_curves(tmp_path):
+    from zsaudio.timeline import SegmentResult
+    from zsaudio.timeline_plot import plot_segments
+
+    n = count_windows(3600.0, 2.0, 0.5)
+    starts = np.arange(n) * 0.5
+    p = np.full((n, 2), 0.5)
+    p[:, 0] = np.random.default_rng(5).uniform(0, 0.4, n)
+    p[3000, 0] = 0.95  # one window: must survive the pooling to ~1200 points as a peak
+    p[:, 1] = 1 - p[:, 0]
+    res = SegmentResult("hour.flac", ["a", "b"], 3600.0, 2.0, 0.5, starts, np.minimum(starts + 2, 3600.0),
+                        np.log(p), p, np.full(n, -20.0), [Event(1500.25, 1500.75, "a", 0.95)],
+                        spectrogram=np.random.default_rng(6).standard_normal((64, 2400)).astype(np.float32),
+                        spectrogram_seconds=1.5, settings={"threshold": 0.5, "min_level_db": -60.0})
+    out = plot_segments(res, tmp_path / "hour.png")
+    assert out.read_bytes()[:4] == b"\x89PNG" and out.stat().st_size > 20_000
+    pooled = max_pool_columns(p, int(np.ceil(n / 1200)))
+    assert pooled[:, 0].max() == pytest.approx(0.95)
