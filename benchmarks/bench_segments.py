@@ -17,7 +17,9 @@ Each variant runs in a fresh process, one after the other, whose peak RSS is its
 
 Real-time factor = audio seconds / wall seconds of the variant's work (imports and model
 loading excluded, reported apart; so are its CPU seconds, all threads, and the peak RSS after
-the imports, most of which is the imported libraries). The machine's load average is recorded: on the shared
+the imports, most of which is the imported libraries). Audio seconds per CPU second (all
+threads) is the figure a busy machine changes least: the real-time factor one core would reach
+with nothing else running. The machine's load average is recorded: on the shared
 2-core machine other work slows every figure.
 
     python benchmarks/bench_segments.py [--minutes 60] [--out benchmarks/results/bench_segments.json]
@@ -111,6 +113,7 @@ def child(args: argparse.Namespace) -> None:
     np.save(args.probabilities, probabilities)
     print(json.dumps({"variant": args.child, "audio_seconds": duration, "seconds": seconds,
                       "cpu_seconds": cpu, "setup_seconds": setup, "realtime_factor": duration / seconds,
+                      "audio_seconds_per_cpu_second": duration / cpu,
                       "peak_rss_after_setup_mib": setup_rss,
                       "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "windows": int(len(probabilities)), "events": n_events}))

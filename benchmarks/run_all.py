@@ -166,9 +166,12 @@ def summary(results: Path) -> str:
         rows = []
         for name, r in seg["variants"].items():
             rows.append([name, f"{r['seconds']:.1f}", f"{r.get('cpu_seconds', float('nan')):.1f}",
-                         f"{r['realtime_factor']:.0f}×", f"{r['peak_rss_mib']:.0f}",
+                         f"{r['realtime_factor']:.0f}×",
+                         f"{r.get('audio_seconds_per_cpu_second', float('nan')):.0f}",
+                         f"{r['peak_rss_mib']:.0f}",
                          r["windows"], r.get("load_average_at_start", "—")])
-        md += _table(["variant", "wall s", "CPU s", "real-time factor", "peak RSS MiB", "windows",
+        md += _table(["variant", "wall s", "CPU s", "real-time factor", "audio s per CPU s",
+                      "peak RSS MiB", "windows",
                       "load average at start"], rows)
         cmp_ = seg.get("streamed_vs_whole_file")
         if cmp_:
