@@ -193,3 +193,15 @@ def test_cli_segments(clf, recording, tmp_path, capsys):
     assert run_cli(["classify", str(recording[0]), "--model", str(model), "--labels", "dog", "rain",
                     "--segments", "--window", "-1"]) == 2
     assert "--window must be a positive" in capsys.readouterr().err
+
+
+def test_label_errors_come_before_decoding(clf, recording):
+    from zsaudio.classifier import LabelError
+    from zsaudio.labels import UnknownLabelError
+
+    with pytest.raises(LabelError, match="duplicate"):
+        clf.classify_segments(recording[0], ["dog", "Dog"])
+    with pytest.raises(UnknownLabelError):
+        clf.classify_segments(recording[0], ["dog", "qwxzvbnm"])
+    with pytest.raises(ValueError, match="hop"):
+        clf.classify_segments(recording[0], ["dog", "rain"], hop=0)

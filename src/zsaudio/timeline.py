@@ -595,6 +595,10 @@ def classify_segments(
     info = stream_info(path)
     encoder = get_audio_encoder(classifier.audio_encoder, device=classifier.device,
                                 **(classifier.audio_options or {}))
+    # Labels no word of which is known fail now, not after the first minutes of audio.
+    n_cls = len(encoder.class_ids or [])
+    classifier.score_features(np.zeros((1, encoder.dim), np.float32),
+                              np.zeros((1, n_cls), np.float32) if n_cls else None, labels)
     pooler = WindowPooler(window, hop)
     meter = LevelMeter()
     spec = None
