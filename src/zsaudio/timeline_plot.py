@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zsaudio.audio import params
 from zsaudio.timeline import SegmentResult, max_pool_columns, runs_of_true
 
 
@@ -75,8 +76,8 @@ def plot_segments(result: SegmentResult, path: str | os.PathLike, width: float =
         ax.imshow(spec, origin="lower", aspect="auto", cmap="magma", interpolation="nearest",
                   extent=(0, spec.shape[1] * result.spectrogram_seconds / scale, 0, spec.shape[0]),
                   vmin=np.percentile(spec, 5), vmax=np.percentile(spec, 99.5))
-        ax.set_ylabel("mel band")
-        ax.set_yticks([0, spec.shape[0]])
+        ax.set_ylabel("log-mel")
+        ax.set_yticks([0, spec.shape[0]], [f"{params.MEL_MIN_HZ:g} Hz", f"{params.MEL_MAX_HZ / 1000:g} kHz"])
 
     ax_p, ax_e = axes
     # Probabilities: each window's value over its centre, max-pooled to the pixel width.
