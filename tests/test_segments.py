@@ -205,3 +205,14 @@ def test_label_errors_come_before_decoding(clf, recording):
         clf.classify_segments(recording[0], ["dog", "qwxzvbnm"])
     with pytest.raises(ValueError, match="hop"):
         clf.classify_segments(recording[0], ["dog", "rain"], hop=0)
+
+
+def test_classifier_method_defaults_are_the_timeline_defaults():
+    import inspect
+
+    from zsaudio import timeline
+
+    method = inspect.signature(ZeroShotClassifier.classify_segments).parameters
+    function = inspect.signature(timeline.classify_segments).parameters
+    for name in ("window", "hop", "threshold", "min_duration", "top_k"):
+        assert method[name].default == function[name].default, name

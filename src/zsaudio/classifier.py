@@ -42,7 +42,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -66,6 +66,9 @@ from zsaudio.labels.cache import CachedLabelEncoder
 from zsaudio.model import METHODS
 from zsaudio.model.base import softmax, stable_topk
 from zsaudio.model.io import load_model, save_model
+
+if TYPE_CHECKING:
+    from zsaudio.timeline import SegmentResult
 
 # The method users get unless they ask for another: the best zero-shot method of the committed
 # ESC-50 report (results/esc50_yamnet/report.md, Setting 3: unseen classes, no audio of them),
@@ -771,12 +774,16 @@ class ZeroShotClassifier:
         S = np.asarray(self.estimator_.decision_function(X, E), dtype=np.float64)
         return S, softmax(S, self.temperature_)
 
-    def classify_segments(self, path: str | Path, labels: Sequence[str], **options: Any):
+    def classify_segments(self, path: str | Path, labels: Sequence[str], window: float = 2.0,
+                          hop: float = 0.5, threshold: float = 0.5, min_duration: float = 1.0,
+                          top_k: int = 3, **options: Any) -> SegmentResult:
         """Where in a long recording each label sounds: per-window probabilities and events.
 
-        See :func:`zsaudio.timeline.classify_segments` for ``options`` (``window=2.0``,
-        ``hop=0.5``, ``threshold``, ``min_duration``, ``top_k``, ...) and the returned
-        :class:`zsaudio.timeline.SegmentResult`. The file is decoded and embedded in blocks.
+        ``window`` and ``hop`` in seconds; a label is active in a window from probability
+        ``threshold`` on; events shorter than ``min_duration`` seconds are dropped; ``top_k``
+        labels per window in ``to_dict``. Further ``options`` (``max_gap``, ``min_level_db``,
+        ``spectrogram``, ``threads``, ``progress``, ...) and the result are described in
+        :func:`zsaudio.timeline.classify_segments`. The file is decoded and embedded in blocks.
 
         Example
         -------
@@ -786,7 +793,8 @@ class ZeroShotClassifier:
         """
         from zsaudio.timeline import classify_segments  # the layer above this module
 
-        return classify_segments(self, path, labels, **options)
+        return classify_segments(self, path, labels, window=window, hop=hop, threshold=threshold,
+                                 min_duration=min_duration, top_k=top_k, **options)
 
 
 def fit_nll(scores: Sequence[np.ndarray], truth: Sequence[np.ndarray], temperature: float) -> float:
