@@ -1,7 +1,7 @@
 """Long recordings: real-time factor and peak memory of ``classify_segments`` (streamed) against
 the whole-file path, on a one-hour recording made of ESC-50 clips.
 
-The recording: 720 ESC-50 clips (seeded random order, all classes) written one after the other
+The recording: ESC-50 clips (seeded random order, all classes) written one after the other
 into a 44.1 kHz 16-bit FLAC in a temporary folder (3600 s). A model is trained first on
 4 clips each of 12 classes (GloVe labels, the default method), and 5 labels are ranked.
 
