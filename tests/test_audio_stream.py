@@ -93,3 +93,14 @@ def test_unreadable_files_fail_before_any_block(tmp_path, make, message):
         next(stream_audio(path))
     with pytest.raises(AudioDecodeError, match="no such file"):
         next(stream_audio(tmp_path / "missing.wav"))
+
+
+@pytest.mark.parametrize("ext", ["wav", "flac", "ogg"])
+def test_garbage_appended_after_a_valid_file_is_ignored(tmp_path, ext):
+    """The header says where the audio ends: bytes after it are not decoded as audio."""
+    clean = tmp_path / f"clean.{ext}"
+    sf.write(clean, noise(3.0, 44100), 44100)
+    dirty = tmp_path / f"dirty.{ext}"
+    dirty.write_bytes(clean.read_bytes() + np.random.default_rng(1).bytes(40000))
+    decoded = [np.concatenate(list(stream_audio(p))) for p in (dirty, clean)]
+    assert np.array_equal(*decoded)
