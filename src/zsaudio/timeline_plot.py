@@ -72,9 +72,11 @@ def plot_segments(result: SegmentResult, path: str | os.PathLike, width: float =
 
     if has_spec:
         ax = axes.pop(0)
-        spec = result.spectrogram
+        # max-pooled to the pixel width too: nearest-neighbour drawing would drop columns
+        pool = max(1, int(np.ceil(result.spectrogram.shape[1] / (width * dpi))))
+        spec = max_pool_columns(result.spectrogram.T, pool).T
         ax.imshow(spec, origin="lower", aspect="auto", cmap="magma", interpolation="nearest",
-                  extent=(0, spec.shape[1] * result.spectrogram_seconds / scale, 0, spec.shape[0]),
+                  extent=(0, spec.shape[1] * pool * result.spectrogram_seconds / scale, 0, spec.shape[0]),
                   vmin=np.percentile(spec, 5), vmax=np.percentile(spec, 99.5))
         ax.set_ylabel("log-mel")
         ax.set_yticks([0, spec.shape[0]], [f"{params.MEL_MIN_HZ:g} Hz", f"{params.MEL_MAX_HZ / 1000:g} kHz"])
