@@ -216,3 +216,14 @@ def test_classifier_method_defaults_are_the_timeline_defaults():
     function = inspect.signature(timeline.classify_segments).parameters
     for name in ("window", "hop", "threshold", "min_duration", "top_k"):
         assert method[name].default == function[name].default, name
+
+
+def test_back_to_back_clips_boundaries_within_one_second(clf, clips, tmp_path):
+    """No silence to help: the boundaries come from the probabilities alone."""
+    path = tmp_path / "back_to_back.flac"
+    sf.write(path, np.concatenate([clips[c] for c in HELD_OUT]), RATE)
+    res = clf.classify_segments(path, HELD_OUT)
+    edges = np.cumsum([0] + [len(clips[c]) / RATE for c in HELD_OUT])
+    assert [e.label for e in res.events] == HELD_OUT
+    for e, onset, offset in zip(res.events, edges[:-1], edges[1:], strict=True):
+        assert abs(e.onset - onset) <= 1.0 and abs(e.offset - offset) <= 1.0, (e, onset, offset)
