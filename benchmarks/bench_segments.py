@@ -11,6 +11,8 @@ Each variant runs in a fresh process, one after the other, whose peak RSS is its
 * ``streamed``: ``ZeroShotClassifier.classify_segments`` (2 s windows, 0.5 s hop): decoded,
   resampled, embedded, pooled and scored in 10 s blocks.
 * ``streamed_plot``: the same plus the spectrogram kept for ``--plot`` and the PNG drawn.
+* ``streamed_threads2``: ``streamed`` with ``threads=2`` (two YAMNet interpreters, each on
+  half of every block's patches).
 * ``whole_file``: the same windows computed the straightforward way: ``load_audio`` of the
   whole file, ``embed_waveform`` on all its patches at once, then the same pooling and
   ``score_features``. Its probabilities are compared with the streamed ones.
@@ -87,8 +89,9 @@ def child(args: argparse.Namespace) -> None:
     setup = time.perf_counter() - t0
     setup_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0, c0 = time.perf_counter(), time.process_time()
-    if args.child in ("streamed", "streamed_plot"):
-        res = clf.classify_segments(args.file, LABELS, spectrogram=args.child == "streamed_plot")
+    if args.child.startswith("streamed"):
+        res = clf.classify_segments(args.file, LABELS, spectrogram=args.child == "streamed_plot",
+                                    threads=2 if args.child == "streamed_threads2" else 1)
         if args.child == "streamed_plot":
             from zsaudio.timeline_plot import plot_segments
 
@@ -140,7 +143,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "bench_segments.json")
-    parser.add_argument("--variants", nargs="+", default=["streamed", "streamed_plot", "whole_file"])
+    parser.add_argument("--variants", nargs="+",
+                        default=["streamed", "streamed_plot", "streamed_threads2", "whole_file"])
     parser.add_argument("--plot-out", type=Path, help="keep the streamed_plot picture here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)

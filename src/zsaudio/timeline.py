@@ -26,9 +26,7 @@ from __future__ import annotations
 import csv
 import math
 import os
-import queue
-import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -469,50 +467,6 @@ def write_event_table(events: Sequence[Event], path: str | os.PathLike,
 
 
 # ---------------------------------------------------------------------------- driver
-def prefetch(items: Iterable[Any], depth: int = 2) -> Iterator[Any]:
-    """Iterate ``items`` in a background thread, at most ``depth`` items ahead.
-
-    Decoding and resampling (libsndfile, soxr: C code that releases the GIL) then run on one
-    core while the encoder runs on the other; ``depth`` bounds the memory of waiting items.
-    An exception raised by ``items`` is raised here, after the items before it.
-
-    >>> list(prefetch(range(5)))
-    [0, 1, 2, 3, 4]
-    """
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
-    stop = threading.Event()
-
-    def work() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put((done, None))
-        except BaseException as err:  # handed to the consumer
-            q.put((done, err))
-
-    thread = threading.Thread(target=work, name="zsaudio-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, err = q.get()
-            if item is done:
-                if err is not None:
-                    raise err
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-
-
 def classify_segments(
     classifier,
     path: str | os.PathLike,
@@ -526,7 +480,7 @@ def classify_segments(
     top_k: int = 3,
     spectrogram: bool = False,
     block_seconds: float = DEFAULT_BLOCK_SECONDS,
-    threads: int | None = None,
+    threads: int = 1,
     progress: Callable[[float, float], None] | None = None,
 ) -> SegmentResult:
     """Rank the labels for every window of a recording and merge windows into events.
@@ -555,10 +509,11 @@ def classify_segments(
         Also keep the log-mel spectrogram, max-pooled to about 2400 columns, for the picture.
     block_seconds : float, default 10.0
         Seconds decoded per block.
-    threads : int, optional
-        Encoder copies run in threads (YAMNet; see ``embeddings.frames.PatchStream``); default
-        the classifier's ``workers``, else 2 (or the usable CPUs, if fewer). Decoding runs in
-        one more thread.
+    threads : int, default 1
+        Copies of a one-patch-per-call encoder (YAMNet) run in threads, each on part of every
+        block (``embeddings.frames.PatchStream``). 1 by default: on the busy shared 2-core
+        machine 2 threads were slower (``benchmarks/bench_segments.py``, ``streamed_threads2``);
+        try more on idle cores.
     progress : callable, optional
         Called as ``progress(seconds_done, seconds_total)`` after each block.
 
@@ -636,10 +591,7 @@ def classify_segments(
         pending_starts.clear()
         pending_values.clear()
 
-    if threads is None:
-        threads = classifier.workers or min(2, len(os.sched_getaffinity(0)) if hasattr(
-            os, "sched_getaffinity") else (os.cpu_count() or 1))
-    for out in stream_patch_outputs(encoder, prefetch(blocks()), threads=threads):
+    for out in stream_patch_outputs(encoder, blocks(), threads=threads):
         dim = out.embeddings.shape[1]
         values = out.embeddings if out.scores is None else np.hstack([out.embeddings, out.scores])
         starts, pooled = pooler.push(out.centres, values)
