@@ -173,6 +173,11 @@ def summary(results: Path) -> str:
         md += _table(["variant", "wall s", "CPU s", "real-time factor", "audio s per CPU s",
                       "peak RSS MiB", "windows",
                       "load average at start"], rows)
+        setup = [r["peak_rss_after_setup_mib"] for r in seg["variants"].values()
+                 if "peak_rss_after_setup_mib" in r]
+        if setup:
+            md += ["", f"Peak RSS after imports and model loading, before the work: "
+                   f"{min(setup):.0f}–{max(setup):.0f} MiB (the libraries, the label vectors, YAMNet)."]
         cmp_ = seg.get("streamed_vs_whole_file")
         if cmp_:
             md += ["", f"Streamed vs whole file: max |Δ probability| "

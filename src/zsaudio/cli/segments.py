@@ -17,6 +17,9 @@ several inputs, one picture per file: ``timeline-<file stem>.png``). ``--json`` 
 object: the classify header plus ``"segments": true`` and per file
 :meth:`zsaudio.timeline.SegmentResult.to_dict` (per-window top-k rankings and the events).
 
+``--workers N`` runs N copies of YAMNet in threads (default 1; see
+:func:`zsaudio.timeline.classify_segments`).
+
 Exit status as ``classify``: 1 when a file could not be read or decoding stopped early (the
 windows before the damage are still printed), 2 for bad arguments.
 """
@@ -127,7 +130,8 @@ def run(args: argparse.Namespace, clf, labels: list[str]) -> int:
             res = clf.classify_segments(path, labels, window=args.window, hop=args.hop,
                                         threshold=args.threshold, min_duration=args.min_duration,
                                         max_gap=args.max_gap, min_level_db=args.min_level,
-                                        top_k=args.top_k, spectrogram=bool(args.plot), progress=progress)
+                                        top_k=args.top_k, spectrogram=bool(args.plot),
+                                        threads=args.workers or 1, progress=progress)
         except AudioDecodeError as error:
             failed[path] = str(error)
             continue
