@@ -6,7 +6,8 @@ Algorithm 1 fit time (``bench_fit.py``: vectorised vs the literal loop), ``zsaud
 reproduce`` on cached embeddings (``bench_reproduce.py``), a warm ``classify`` of 200 clips
 against the code before issue 13 (``bench_classify.py``), a load test of ``zsaudio serve``
 against the in-process Python API (``bench_serve.py``) and embedding on a local Ray cluster
-vs ``embed_files`` (``bench_cluster.py``, needs the ``cluster`` extra). Each writes its JSON file (with the
+vs ``embed_files`` (``bench_cluster.py``, needs the ``cluster`` extra) and long recordings
+streamed vs whole-file (``bench_segments.py``). Each writes its JSON file (with the
 machine's CPU count, load average at start and library versions) into ``--results``; the
 summary is rebuilt from those files, so ``--summary-only`` rewrites it without rerunning.
 
@@ -28,7 +29,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("embed", "fit", "reproduce", "classify", "serve", "cluster")
+BENCHMARKS = ("embed", "fit", "reproduce", "classify", "serve", "cluster", "segments")
 
 
 def run(name: str, args: argparse.Namespace) -> float:
@@ -39,6 +40,8 @@ def run(name: str, args: argparse.Namespace) -> float:
         cmd += ["--clips", str(args.clips)] + (["--all-clips"] if args.all_clips else [])
     if name == "classify":
         cmd += ["--baseline", args.classify_baseline]
+    if name == "segments":
+        cmd += ["--minutes", str(args.segments_minutes)]
     if name == "reproduce":
         cmd += ["--configs", *args.reproduce_configs, "--timeout", str(args.reproduce_timeout)]
         if args.reproduce_baseline:
@@ -215,6 +218,36 @@ def summary(results: Path) -> str:
                "faster one), reading "
                f"{est['read_MB_per_s_compressed_like_esc50']:.0f} MB/s (Ogg/FLAC like ESC-50) or "
                f"{est['read_MB_per_s_wav_16bit_44k1_mono']:.0f} MB/s (16-bit WAV) in all.", ""]  # fmt: skip
+    seg = _load(results / "bench_segments.json")
+    if seg:
+        rec = seg["recording"]
+        md += ["## Long recordings (`bench_segments.py`)", "", _machine_line(seg.get("machine")), "",
+               f"A {rec['seconds'] / 60:.0f}-minute recording of {rec['clips']} ESC-50 clips "
+               f"({rec['format']}, {rec['rate']} Hz), {len(seg['labels'])} labels, "
+               f"{seg['window']} s windows every {seg['hop']} s, YAMNet; each variant in a fresh "
+               "process (its own peak RSS); seconds exclude imports and model loading.", ""]
+        rows = []
+        for name, r in seg["variants"].items():
+            rows.append([name, f"{r['seconds']:.1f}", f"{r.get('cpu_seconds', float('nan')):.1f}",
+                         f"{r['realtime_factor']:.0f}×",
+                         f"{r.get('audio_seconds_per_cpu_second', float('nan')):.0f}",
+                         f"{r['peak_rss_mib']:.0f}",
+                         r["windows"], r.get("load_average_at_start", "—")])
+        md += _table(["variant", "wall s", "CPU s", "real-time factor", "audio s per CPU s",
+                      "peak RSS MiB", "windows",
+                      "load average at start"], rows)
+        setup = [r["peak_rss_after_setup_mib"] for r in seg["variants"].values()
+                 if "peak_rss_after_setup_mib" in r]
+        if setup:
+            md += ["", f"Peak RSS after imports and model loading, before the work: "
+                   f"{min(setup):.0f}–{max(setup):.0f} MiB (the libraries, the label vectors, YAMNet)."]
+        cmp_ = seg.get("streamed_vs_whole_file")
+        if cmp_:
+            md += ["", f"Streamed vs whole file: max |Δ probability| "
+                   f"{cmp_['max_abs_probability_difference']:.1e}, whole-file / streamed time "
+                   f"{cmp_['speed_ratio']:.2f}×, peak memory {cmp_['memory_ratio']:.2f}×."]
+        md += ["", "Targets (issue 15): streamed ≥ 100× real time with YAMNet on 2 cores; peak "
+               "memory < 1 GiB.", ""]
     return "\n".join(md)
 
 
@@ -232,6 +265,8 @@ def main(argv=None) -> int:
     parser.add_argument("--reproduce-baseline-configs", nargs="+", default=["quick"])
     parser.add_argument("--classify-baseline", default="c37b1ea",
                         help="bench_classify: the commit to compare with (default c37b1ea)")
+    parser.add_argument("--segments-minutes", type=float, default=60.0,
+                        help="bench_segments: length of the recording (default one hour)")
     parser.add_argument("--summary-only", action="store_true")
     args = parser.parse_args(argv)
     if not args.summary_only:

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 import zsaudio
+from zsaudio import timeline
 from zsaudio.audio.files import existing_files, expand_inputs
 from zsaudio.classifier.calibration import validation_temperature
 from zsaudio.classifier.modelfile import MODEL_FORMAT, config_diff, jsonable, read_model_file
@@ -480,7 +481,7 @@ class ZeroShotClassifier:
         if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
             raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")
         self.check_environment()
-        # Unknown labels fail here, before the slow embedding (the vectors stay in memory).
+        # Unknown labels fail here, before the (slow) embedding; score_features reuses the vectors.
         self._get_label_encoder().encode([label_text(x) for x in labels])
         entries = expand_inputs(paths)
         good = existing_files(entries)
@@ -508,6 +509,26 @@ class ZeroShotClassifier:
             results.append(Classification(p, [Prediction(labels[c], float(S[r, c]), float(P[r, c]))
                                               for c in order[r]]))
         return results
+
+    def classify_segments(self, path: str | Path, labels: Sequence[str], window: float = 2.0,
+                          hop: float = 0.5, threshold: float = 0.5, min_duration: float = 1.0,
+                          top_k: int = 3, **options: Any) -> timeline.SegmentResult:
+        """Where in a long recording each label sounds: per-window probabilities and events.
+
+        ``window`` and ``hop`` in seconds; a label is active in a window from probability
+        ``threshold`` on; events shorter than ``min_duration`` seconds are dropped; ``top_k``
+        labels per window in ``to_dict``. Further ``options`` (``max_gap``, ``min_level_db``,
+        ``spectrogram``, ``threads``, ``progress``, ...) and the result are described in
+        :func:`zsaudio.timeline.classify_segments`. The file is decoded and embedded in blocks.
+
+        Example
+        -------
+        >>> res = clf.classify_segments("street.flac", ["dog barking", "siren"])  # doctest: +SKIP
+        >>> [(e.onset, e.offset, e.label) for e in res.events]                     # doctest: +SKIP
+        [(12.5, 15.0, 'dog barking')]
+        """
+        return timeline.classify_segments(self, path, labels, window=window, hop=hop, threshold=threshold,
+                                 min_duration=min_duration, top_k=top_k, **options)
 
 
 def _features(extraction, ok: np.ndarray) -> AudioFeatures:

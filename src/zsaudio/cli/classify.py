@@ -6,6 +6,10 @@ Example
 
     zsaudio classify clips/ bark.wav --model model.npz --labels "dog barking" "rain" "siren"
     zsaudio classify bark.wav --model model.npz --labels-file labels.txt --top-k 2 --json
+    zsaudio classify long.flac --model model.npz --labels dog siren --segments --plot t.png
+
+``--segments`` ranks the labels in every window of long recordings and lists events
+(:mod:`zsaudio.cli.segments`).
 
 Exit status: 0 when every file was classified; 1 when some file could not be (missing,
 unreadable audio; the others are still classified and printed, the failures listed on
@@ -29,6 +33,7 @@ import sys
 from pathlib import Path
 
 from zsaudio.classifier import ZeroShotClassifier
+from zsaudio.cli import segments
 from zsaudio.cli.ray_jobs import add_ray_arguments, run_classify
 from zsaudio.device import DEVICE_HELP
 from zsaudio.embeddings import available_encoders
@@ -78,6 +83,7 @@ def register(subparsers) -> None:
     p.add_argument("--workers", type=int, metavar="N", help="decoding/embedding processes")
     p.add_argument("--device", default="cpu", help=DEVICE_HELP)
     add_ray_arguments(p, add_out=True)
+    segments.add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -105,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{args.labels_file}: not UTF-8 text ({err})") from err
     if args.top_k < 1:
         raise UserError(f"--top-k must be >= 1, got {args.top_k}")
+    if (problem := segments.check_arguments(args)) is not None:
+        raise UserError(problem)
     if args.ray is not None:
         return run_classify(args, labels)
     try:
@@ -113,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
                                       workers=args.workers, device=args.device, progress=False)
         for warning in clf.label_warnings(labels) if labels else []:
             print(f"warning: {warning}", file=sys.stderr)
+        if args.segments:
+            return segments.run(args, clf, labels)
         results = clf.classify(args.inputs, labels, top_k=args.top_k)
     except UnknownLabelError as err:
         raise UserError(f"{err} (use other words, or a sentence label encoder such as minilm)") from err
