@@ -136,7 +136,8 @@ def test_registry_and_make_estimator():
     for name, cls in METHODS.items():
         assert cls.method_name == name and issubclass(cls, ZeroShotEstimator)
     est = make_estimator("bilinear", learning_rate=0.1, epochs=3)
-    assert est.get_params() == {"learning_rate": 0.1, "epochs": 3, "seed": 0, "normalize": True}
+    assert est.get_params() == {"learning_rate": 0.1, "epochs": 3, "seed": 0, "normalize": True,
+                                "dtype": "float64"}
     with pytest.raises(ValueError, match="unknown method 'nope'"):
         make_estimator("nope")
     with pytest.raises(ValueError, match="unknown hyper-parameter"):
