@@ -74,6 +74,22 @@ def resample(waveform: np.ndarray, orig_rate: int, target_rate: int = params.SAM
     return soxr.resample(waveform, orig_rate, target_rate, quality=params.RESAMPLE_QUALITY)
 
 
+def existing_audio_file(path: str | os.PathLike) -> Path:
+    """``path`` as a Path, once it is known to name a non-empty file.
+
+    Raises
+    ------
+    AudioDecodeError
+        No such file, or an empty one (0 bytes), with that reason.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioDecodeError(f"no such file: {path}")
+    if path.stat().st_size == 0:
+        raise AudioDecodeError("empty file (0 bytes)")
+    return path
+
+
 def load_audio(path: str | os.PathLike, sample_rate: int = params.SAMPLE_RATE) -> np.ndarray:
     """Decode a file into float32 mono samples in [-1, 1] at ``sample_rate``.
 
@@ -105,11 +121,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int = params.SAMPLE_RATE) -
     >>> wave.shape, wave.dtype
     ((80016,), dtype('float32'))
     """
-    path = Path(path)
-    if not path.is_file():
-        raise AudioDecodeError(f"no such file: {path}")
-    if path.stat().st_size == 0:
-        raise AudioDecodeError("empty file (0 bytes)")
+    path = existing_audio_file(path)
     try:
         with sf.SoundFile(str(path)) as f:
             rate = int(f.samplerate)

@@ -19,14 +19,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import soxr
 
 from zsaudio.audio import params
-from zsaudio.audio.io import AudioDecodeError, to_mono
+from zsaudio.audio.io import AudioDecodeError, existing_audio_file, to_mono
 
 # Seconds of input read per block: memory per block is this times rate times channels.
 DEFAULT_BLOCK_SECONDS = 10.0
@@ -85,11 +84,7 @@ def stream_info(path: str | os.PathLike) -> StreamInfo:
     >>> stream_info(find_asset("esc50/audio/1-100032-A-0.ogg")).duration  # doctest: +SKIP
     5.0
     """
-    path = Path(path)
-    if not path.is_file():
-        raise AudioDecodeError(f"no such file: {path}")
-    if path.stat().st_size == 0:
-        raise AudioDecodeError("empty file (0 bytes)")
+    path = existing_audio_file(path)
     try:
         with sf.SoundFile(str(path)) as f:
             info = StreamInfo(str(path), int(f.samplerate), int(f.channels), int(f.frames),

@@ -9,7 +9,6 @@ it is reported as mean ± standard deviation (population std, ``ddof=0``). Accur
 from __future__ import annotations
 
 import csv
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 from zsaudio.datasets.esc50 import CATEGORIES
 from zsaudio.experiments import paper
 from zsaudio.experiments.runner import SplitResult
+from zsaudio.fileio import atomic_write_text, json_dumps
 
 GroupKey = tuple  # (method, setting, train_category, eval_category)
 
@@ -281,15 +281,6 @@ def per_class_accuracy(results: Iterable[SplitResult]) -> dict[int, float]:
 
 
 def write_json(path: Path, obj) -> None:
-    path.write_text(json.dumps(obj, indent=2, default=json_default) + "\n")
+    """Write ``obj`` as indented JSON (numpy values included), atomically."""
+    atomic_write_text(path, json_dumps(obj) + "\n")
 
-
-def json_default(o):
-    """``json.dumps(default=...)`` for numpy scalars and arrays and paths."""
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o)}")

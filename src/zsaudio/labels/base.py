@@ -285,6 +285,16 @@ def available_label_encoders() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def _factory(name: str) -> Any:
+    """The registered factory of label encoder ``name``; ValueError naming the known ones."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown label encoder {name!r}; available: {', '.join(available_label_encoders())}"
+        ) from None
+
+
 def label_encoder_options(name: str) -> list[str]:
     """The options :func:`get_label_encoder` accepts for ``name`` (its factory's parameters).
 
@@ -292,12 +302,7 @@ def label_encoder_options(name: str) -> list[str]:
     >>> label_encoder_options("glove")
     ['phrases', 'vectors']
     """
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown label encoder {name!r}; available: {', '.join(available_label_encoders())}"
-        ) from None
+    factory = _factory(name)
     return list(inspect.signature(factory).parameters)
 
 
@@ -324,12 +329,7 @@ def get_label_encoder(name: str, **options: Any) -> LabelEncoder:
     >>> get_label_encoder("googlenews-subset").encode(["dog", "cat"]).shape
     (2, 300)
     """
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown label encoder {name!r}; available: {', '.join(available_label_encoders())}"
-        ) from None
+    factory = _factory(name)
     try:
         return factory(**options)
     except TypeError as err:
