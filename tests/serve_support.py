@@ -16,6 +16,9 @@ from zsaudio.datasets.labelled import from_esc50
 TRAIN_CLASSES = ["rooster", "rain", "siren", "clock_tick"]
 UNSEEN_CLASSES = ["crow", "airplane", "keyboard_typing", "toilet_flush"]
 UNSEEN_LABELS = ["crow", "airplane", "keyboard typing", "toilet flush"]
+# The long recording of the timeline tests: one clip of each, in this order, silence between
+# (keyboard typing is the candidate label that never sounds).
+LONG_ORDER = ["crow", "airplane", "toilet flush"]
 
 
 def train_small_model(path: Path) -> ZeroShotClassifier:
@@ -37,6 +40,27 @@ def unseen_clips(per_class: int = 1) -> dict[str, list[str]]:
     for path, label in zip(data.paths, data.labels, strict=True):
         out.setdefault(label, []).append(str(path))
     return out
+
+
+def long_recording(path: Path, clips: dict[str, list[str]], order=LONG_ORDER, lead: float = 1.0,
+                   gap: float = 2.0) -> tuple[Path, list[tuple[float, float, str]]]:
+    """Write ``lead`` s of silence, then the first clip of each label of ``order`` with ``gap`` s
+    of silence after each, as 16 kHz FLAC at ``path`` (about 22 s for three 5 s ESC-50 clips);
+    returns (path, [(onset, offset, label)])."""
+    import numpy as np
+    import soundfile as sf
+
+    from zsaudio.audio.io import load_audio
+
+    rate = 16000
+    parts, truth, pos = [np.zeros(int(lead * rate), np.float32)], [], lead
+    for label in order:
+        wave = load_audio(clips[label][0])
+        parts += [wave, np.zeros(int(gap * rate), np.float32)]
+        truth.append((pos, pos + len(wave) / rate, label))
+        pos += len(wave) / rate + gap
+    sf.write(path, np.concatenate(parts), rate)
+    return path, truth
 
 
 @contextlib.contextmanager

@@ -7,7 +7,8 @@ Routes (the OpenAPI schema is at ``/openapi.json``)::
     GET  /api/v1/model            the model's method, encoders, temperature, limits
     POST /api/v1/classify         multipart: files (1+), labels, top_k -> classify --json document
     POST /api/v1/spectrogram      multipart: file -> its log-mel spectrogram for drawing
-    POST /api/v1/timeline         multipart: file, labels -> 501 until segment classification exists
+    POST /api/v1/timeline         multipart: file, labels, window, hop, threshold, min_duration,
+                                  top_k -> per-window probabilities and events of a long recording
 
 Every refusal is a JSON object ``{"error": message, "status": code}`` with a 4xx status
 (unknown routes included); an unexpected failure is a 500 with the same shape and no
@@ -37,7 +38,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zsaudio import __version__
 from zsaudio.classifier import ZeroShotClassifier
-from zsaudio.serve.core import ClassifierService, ServeError, ServeLimits, Upload, parse_labels
+from zsaudio.serve.core import (
+    TIMELINE_MAX_POINTS,
+    TIMELINE_MAX_WINDOWS,
+    TIMELINE_MIN_HOP,
+    ClassifierService,
+    ServeError,
+    ServeLimits,
+    Upload,
+    parse_labels,
+)
+from zsaudio.timeline import DEFAULT_HOP, DEFAULT_MIN_DURATION, DEFAULT_THRESHOLD, DEFAULT_WINDOW
 
 API = "/api/v1"
 STATIC_DIR = package_files("zsaudio.serve") / "static"
@@ -113,6 +124,45 @@ class SpectrogramResponse(BaseModel):
                                                   "log(mel + 0.01)")
 
 
+class EventModel(BaseModel):
+    onset: float = Field(description="seconds from the start")
+    offset: float = Field(description="seconds from the start")
+    label: str
+    score: float = Field(description="the label's mean probability over the event's windows")
+
+
+class TimelineResponse(BaseModel):
+    """Labels over time in one recording (``ZeroShotClassifier.classify_segments``)."""
+
+    name: str = Field(description="the uploaded file's name as the client sent it (display only)")
+    model: str
+    method: str
+    audio_encoder: str
+    label_encoder: str
+    temperature: float
+    labels: list[str]
+    duration_seconds: float = Field(description="seconds of audio decoded")
+    window: float = Field(description="analysis window length, seconds")
+    hop: float = Field(description="step between window starts, seconds")
+    top_k: int = Field(description="labels per point in top_labels (at most the number of labels)")
+    settings: dict[str, Any] = Field(description="the event rules used: threshold, min_duration, "
+                                                 "max_gap, min_level_db, pooling, encoder")
+    error: str | None = Field(default=None, description="why decoding stopped early, if it did (the "
+                                                        "windows before it are kept)")
+    events: list[EventModel] = Field(description="where each label sounds, in onset order (always "
+                                                 "from the full-resolution windows)")
+    n_windows: int = Field(description="windows analysed")
+    downsampled: bool = Field(description=f"true when there were more than {TIMELINE_MAX_POINTS} "
+                                          "windows and consecutive ones were averaged")
+    group: int = Field(description="windows averaged into each point (1 when not downsampled)")
+    times: list[float] = Field(description="each point's centre, seconds")
+    probabilities: list[list[float]] = Field(description="rows = points (as times), columns = labels "
+                                                         "(as labels); each row sums to 1")
+    level_db: list[float | None] = Field(description="RMS level per point, dBFS (the loudest window "
+                                                     "of a group); null for digital silence")
+    top_labels: list[list[str]] = Field(description="the top_k most probable labels of each point")
+
+
 class ErrorResponse(BaseModel):
     error: str = Field(description="what was wrong, for a person")
     status: int
@@ -120,7 +170,8 @@ class ErrorResponse(BaseModel):
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": what} for code, what in (
-        (400, "no file, empty file, no / too many / duplicate labels"),
+        (400, "no file, empty file, no / too many / duplicate labels, bad top_k; for the timeline "
+              "bad window, hop, threshold or min_duration, or too many windows"),
         (413, "request larger than the upload limit, or audio longer than allowed"),
         (415, "a file that is not audio"),
         (422, "audio with NaN samples, no samples or too short; malformed fields"),
@@ -225,7 +276,9 @@ def create_app(classifier: ZeroShotClassifier, limits: ServeLimits | None = None
         summary="Zero-shot audio classification: rank free-text labels for audio files.",
         description="Upload audio and type candidate labels the model never heard; get the labels "
                     "ranked with scores and calibrated probabilities (the same results as "
-                    "`zsaudio classify --json`). Errors are JSON `{\"error\", \"status\"}`.",
+                    "`zsaudio classify --json`), or, for a long recording, each label's probability "
+                    "over time and the events (`zsaudio classify --segments`). Errors are JSON "
+                    "`{\"error\", \"status\"}`.",
     )
     app.state.service = service
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_upload_bytes)
@@ -288,15 +341,33 @@ def create_app(classifier: ZeroShotClassifier, limits: ServeLimits | None = None
             raise ServeError(400, "no audio file uploaded: send it in the form field 'file'")
         return service.spectrogram(found[0])
 
-    @app.post(f"{API}/timeline", responses={**ERRORS, 501: {"model": ErrorResponse,
-                                                            "description": "not available yet"}},
-              tags=["classify"])
-    def timeline(file: Annotated[UploadFile | None, File()] = None,
-                 labels: Annotated[list[str] | None, Form()] = None) -> dict:
-        """Labels over time for a long recording. Not available in this version: it needs
-        segment-wise classification in the classifier (`ZeroShotClassifier.classify_segments`)."""
-        raise ServeError(501, "the timeline of long recordings is not available in this version of "
-                              "zsaudio (it needs segment-wise classification); use /api/v1/classify")
+    @app.post(f"{API}/timeline", response_model=TimelineResponse, responses=ERRORS, tags=["classify"])
+    def timeline(
+        file: Annotated[UploadFile | None, File(description="one audio file (any length up to the "
+                                                "server's limit)")] = None,
+        labels: Annotated[list[str] | None, Form(description="candidate labels: one per line, or "
+                                                 "comma-separated on one line; the field may repeat")] = None,
+        window: Annotated[float, Form(description="analysis window length, seconds")] = DEFAULT_WINDOW,
+        hop: Annotated[float, Form(description=f"step between windows, seconds ({TIMELINE_MIN_HOP:g} "
+                                   f"to window; at most {TIMELINE_MAX_WINDOWS} windows per "
+                                   "file)")] = DEFAULT_HOP,
+        threshold: Annotated[float, Form(description="probability from which a label is active in a "
+                                         "window (0 to 1)")] = DEFAULT_THRESHOLD,
+        min_duration: Annotated[float, Form(description="shorter events are dropped, "
+                                            "seconds")] = DEFAULT_MIN_DURATION,
+        top_k: Annotated[int, Form(description="labels listed per point in top_labels")] = 3,
+    ) -> dict:
+        """Labels over time in one long recording: every label's probability in windows of
+        `window` seconds every `hop` seconds, and the events (onset, offset, label, score) where a
+        label's probability stays at or above `threshold` for at least `min_duration` seconds
+        (quiet stretches, below -60 dBFS, get no events). The same windows and events as
+        `zsaudio classify --segments`. More than 2000 windows are averaged in equal groups
+        (`downsampled`); the events always come from every window."""
+        found = uploads([file] if file is not None else None)
+        if not found:
+            raise ServeError(400, "no audio file uploaded: send it in the form field 'file'")
+        return service.timeline(found[0], parse_labels(labels), window=window, hop=hop,
+                                threshold=threshold, min_duration=min_duration, top_k=top_k)
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:

@@ -7,17 +7,23 @@ a client's file name is only ever shown, never used as a path), decodes them wit
 :func:`zsaudio.audio.io.load_audio` to refuse empty, undecodable, NaN-filled, too short or too
 long audio with a clear message, classifies them with ``classifier.classify`` (so the ranking,
 scores and probabilities are those of ``zsaudio classify --json``), and deletes the folder.
+:meth:`ClassifierService.timeline` does the same for one long recording with
+``classifier.classify_segments`` (:mod:`zsaudio.timeline`): per-window probabilities, shrunk
+to at most :data:`TIMELINE_MAX_POINTS` points for drawing, and the events.
 
 Concurrency: ``ZeroShotClassifier.classify`` is not safe to call from two threads at once
 (``zsaudio.embeddings.extract.embed_files`` runs an in-process extraction through a module
 global holding the audio encoder, and the label encoder is created lazily), so classification
-runs under one lock; reading uploads, decoding them for validation and the spectrogram run
-outside it, in parallel. Each call embeds through its own throw-away embedding cache inside
-the request's temporary folder, so uploads leave nothing behind in the user's cache.
+(``classify_segments`` too) runs under one lock; reading uploads, decoding them for
+validation and the spectrogram run outside it, in parallel. Each ``classify`` call embeds
+through its own throw-away embedding cache inside the request's temporary folder, so uploads
+leave nothing behind in the user's cache (``classify_segments`` streams the file and caches
+nothing).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import tempfile
@@ -34,6 +40,14 @@ from zsaudio.audio import mel, params
 from zsaudio.audio.io import AudioDecodeError, load_audio
 from zsaudio.classifier import Classification, LabelError, ZeroShotClassifier, check_candidate_labels
 from zsaudio.labels import UnknownLabelError
+from zsaudio.timeline import (
+    DEFAULT_HOP,
+    DEFAULT_MIN_DURATION,
+    DEFAULT_THRESHOLD,
+    DEFAULT_WINDOW,
+    SegmentResult,
+    count_windows,
+)
 
 # Suffixes kept on the made-up upload name (libsndfile mostly reads the format from the bytes;
 # the suffix is a hint for the formats that need one). Anything else becomes ".audio".
@@ -41,6 +55,11 @@ AUDIO_SUFFIXES = (".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".a
                   ".caf", ".w64")
 # Spectrogram columns sent to the page at most (frames are averaged in groups beyond this).
 SPECTROGRAM_MAX_COLUMNS = 400
+# Timeline points sent at most (consecutive windows are averaged in equal groups beyond this).
+TIMELINE_MAX_POINTS = 2000
+# Windows one timeline request may analyse at most (bounds the work and the (n, C) arrays).
+TIMELINE_MAX_WINDOWS = 50_000
+TIMELINE_MIN_HOP = 0.01  # seconds: one 10 ms frame
 COPY_CHUNK_BYTES = 1 << 20
 
 
@@ -173,6 +192,48 @@ def classification_document(clf: ZeroShotClassifier, model: str, labels: list[st
             "n_failed": sum(not r.ok for r in results), "results": [r.to_dict() for r in results]}
 
 
+def timeline_document(result: SegmentResult, max_points: int = TIMELINE_MAX_POINTS) -> dict[str, Any]:
+    """The timeline answer for one recording, from ``result.to_dict()``, shrunk for drawing.
+
+    The events, settings, duration, window, hop and error are ``to_dict()``'s. The per-window
+    values are re-indexed for drawing: ``times`` (each window's centre, seconds),
+    ``probabilities`` (rows = windows, one column per label in ``labels`` order, all labels),
+    ``level_db`` (None for digital silence) and ``top_labels`` (the ``top_k`` most probable
+    labels of each window). When there are more than ``max_points`` windows, consecutive
+    windows are averaged in equal groups of ``group`` (the last group may be shorter; its
+    level is the loudest window's) and ``downsampled`` is true; the events are always those of
+    the full-resolution windows.
+
+    Example
+    -------
+    >>> doc = timeline_document(clf.classify_segments("long.flac", ["dog", "rain"]))  # doctest: +SKIP
+    >>> doc["n_windows"], len(doc["times"]), doc["events"][0]["label"]               # doctest: +SKIP
+    (1197, 1197, 'dog')
+    """
+    doc = result.to_dict()
+    n = len(doc["windows"])
+    probabilities = np.asarray(result.probabilities, np.float64).reshape(n, len(result.labels))
+    centres = np.array([(w["start"] + w["end"]) / 2 for w in doc["windows"]], np.float64)
+    level = np.array([-np.inf if w["level_db"] is None else w["level_db"] for w in doc["windows"]],
+                     np.float64)
+    group = max(1, math.ceil(n / max(1, int(max_points))))
+    if group > 1:
+        cuts = np.arange(0, n, group)
+        counts = np.diff(np.append(cuts, n))[:, None]
+        probabilities = np.add.reduceat(probabilities, cuts, axis=0) / counts
+        centres = np.add.reduceat(centres, cuts) / counts[:, 0]
+        level = np.maximum.reduceat(level, cuts)
+    k = min(result.top_k, len(result.labels))
+    order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+    return {"duration_seconds": doc["duration"], "window": doc["window"], "hop": doc["hop"],
+            "labels": doc["labels"], "top_k": k, "settings": doc["settings"], "error": doc["error"],
+            "events": doc["events"], "n_windows": n, "downsampled": group > 1, "group": group,
+            "times": np.round(centres, 4).tolist(),
+            "probabilities": np.round(probabilities, 4).tolist(),
+            "level_db": [None if not np.isfinite(v) else round(float(v), 2) for v in level],
+            "top_labels": [[result.labels[c] for c in row] for row in order.tolist()]}
+
+
 def spectrogram_summary(wave: np.ndarray, max_columns: int = SPECTROGRAM_MAX_COLUMNS) -> dict[str, Any]:
     """The clip's log-mel spectrogram, shrunk in time for drawing.
 
@@ -254,7 +315,7 @@ class ClassifierService:
                 "temperature": float(clf.temperature_), "params": clf.params_,
                 "training_classes": list(clf.classes_),
                 "zsaudio_version": __version__, "model_zsaudio_version": meta.get("zsaudio_version"),
-                "timeline": False,
+                "timeline": True,
                 "limits": {"max_upload_mb": self.limits.max_upload_mb,
                            "max_labels": self.limits.max_labels, "max_files": self.limits.max_files,
                            "max_label_chars": self.limits.max_label_chars,
@@ -348,6 +409,67 @@ class ClassifierService:
             if result.error:  # decoded above, so only an unexpected failure lands here
                 raise ServeError(422, f"{shown!r} could not be classified: {result.error}")
         return classification_document(clf, self.model_name, labels, top_k, results)
+
+    @staticmethod
+    def check_timeline_options(window: float, hop: float, threshold: float, min_duration: float,
+                               top_k: int) -> None:
+        """Refuse window/hop/threshold/min_duration/top_k values classify_segments cannot use
+        (ServeError 400), before any upload is read."""
+        for name, value in (("window", window), ("hop", hop)):
+            if not (math.isfinite(value) and value > 0):
+                raise ServeError(400, f"{name} must be a positive number of seconds, got {value!r}")
+        if hop < TIMELINE_MIN_HOP:
+            raise ServeError(400, f"hop must be at least {TIMELINE_MIN_HOP:g} s, got {hop!r}")
+        if hop > window:
+            raise ServeError(400, f"hop ({hop:g} s) must not be longer than window ({window:g} s): "
+                                  "audio between windows would be skipped")
+        if not (math.isfinite(threshold) and 0.0 <= threshold <= 1.0):
+            raise ServeError(400, f"threshold must be a probability in [0, 1], got {threshold!r}")
+        if not (math.isfinite(min_duration) and min_duration >= 0):
+            raise ServeError(400, f"min_duration must be >= 0 seconds, got {min_duration!r}")
+        if isinstance(top_k, bool) or int(top_k) < 1:
+            raise ServeError(400, f"top_k must be an integer >= 1, got {top_k!r}")
+
+    def timeline(self, upload: Upload, labels: list[str], window: float = DEFAULT_WINDOW,
+                 hop: float = DEFAULT_HOP, threshold: float = DEFAULT_THRESHOLD,
+                 min_duration: float = DEFAULT_MIN_DURATION, top_k: int = 3) -> dict[str, Any]:
+        """Where in one recording each label sounds: ``classifier.classify_segments`` on the
+        upload, as :func:`timeline_document` plus the model's facts and ``name`` (the client's
+        file name as shown).
+
+        The upload is saved, decoded and refused exactly as in :meth:`classify` (same limits);
+        the classifier runs under the same lock.
+
+        Raises
+        ------
+        ServeError
+            400 no file / empty file / bad labels / bad window, hop, threshold, min_duration or
+            top_k / more than :data:`TIMELINE_MAX_WINDOWS` windows; 413 too long; 415 not
+            audio; 422 NaN samples, no samples or too short.
+        """
+        labels = self.check_labels(labels)
+        self.check_timeline_options(window, hop, threshold, min_duration, top_k)
+        with tempfile.TemporaryDirectory(prefix="zsaudio-serve-") as tmp:
+            (shown, path), = self._saved_uploads([upload], Path(tmp))
+            wave = self._decode(shown, path)
+            windows = count_windows(len(wave) / params.SAMPLE_RATE, window, hop)
+            del wave
+            if windows > TIMELINE_MAX_WINDOWS:
+                raise ServeError(400, f"hop {hop:g} s makes {windows} windows for {shown!r}; at most "
+                                      f"{TIMELINE_MAX_WINDOWS} per request (use a longer hop)")
+            clf = self.classifier
+            with self._lock:
+                try:
+                    result = clf.classify_segments(path, labels, window=float(window), hop=float(hop),
+                                                   threshold=float(threshold),
+                                                   min_duration=float(min_duration), top_k=int(top_k))
+                except UnknownLabelError as err:
+                    raise ServeError(400, f"{err} (use other words)") from err
+                except AudioDecodeError as err:  # decoded above, so only a surprise lands here
+                    raise ServeError(422, f"{shown!r} cannot be used: {err}") from err
+        return {"name": shown, "model": self.model_name, "method": clf.method,
+                "audio_encoder": clf.audio_encoder, "label_encoder": clf.label_encoder,
+                "temperature": float(clf.temperature_), **timeline_document(result)}
 
     def spectrogram(self, upload: Upload) -> dict[str, Any]:
         """The upload's log-mel spectrogram for drawing (:func:`spectrogram_summary`), with
