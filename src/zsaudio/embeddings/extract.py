@@ -25,6 +25,12 @@ from zsaudio.assets import sha256_of
 from zsaudio.audio.io import AudioDecodeError, load_audio
 from zsaudio.embeddings.base import AudioEncoder, ClipEmbedding, get_audio_encoder
 from zsaudio.embeddings.cache import EmbeddingCache, file_key
+from zsaudio.embeddings.pooling import (
+    DEFAULT_SILENCE_GAMMA,
+    POOLINGS,
+    silence_class_index,
+    silence_gated_pool,
+)
 
 
 @dataclass
@@ -114,6 +120,8 @@ def embed_files(
     workers: int | None = None,
     progress: bool = True,
     device: str = "cpu",
+    pooling: str = "mean",
+    silence_gamma: float = DEFAULT_SILENCE_GAMMA,
 ) -> ExtractionResult:
     """Embed audio files with a pretrained encoder, in parallel, through an on-disk cache.
 
@@ -131,6 +139,14 @@ def embed_files(
     progress : bool, default True
         tqdm progress bar on stderr.
     device : {"cpu", "cuda"}, default "cpu"
+    pooling : {"mean", "silence-gated"}, default "mean"
+        How patch embeddings become the clip embedding: the mean (the paper's rule), or
+        :func:`zsaudio.embeddings.pooling.silence_gated_pool` (for few-shot prototypes). Both
+        are computed from the same cached patch outputs; ``encoder_config`` of a non-mean
+        pooling records it (``"pooling"``), so models and reports never mix the two. Class
+        scores are always the plain mean.
+    silence_gamma : float, default 1.0
+        The gate's exponent (``pooling="silence-gated"`` only).
 
     Returns
     -------
@@ -143,6 +159,8 @@ def embed_files(
     >>> res.embeddings.shape, res.ok.all()  # doctest: +SKIP
     ((2000, 1024), True)
     """
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
     paths = [str(p) for p in paths]
     options = dict(encoder_options or {})
     if isinstance(encoder, AudioEncoder):
@@ -233,12 +251,17 @@ def embed_files(
     k = len(enc.class_names) if enc.class_names else None
     scores = np.full((n, k), np.nan, np.float32) if k else None
     ok = np.zeros(n, bool)
+    silence = silence_class_index(enc.class_names)
     for i, clip in enumerate(clips):
         if clip is None:
             failures.setdefault(paths[i], "not processed")
             continue
-        embeddings[i] = clip.embedding
+        embeddings[i] = clip.embedding if pooling == "mean" else silence_gated_pool(
+            clip.patch_embeddings, clip.patch_scores, silence, silence_gamma)
         if scores is not None and clip.scores is not None:
             scores[i] = clip.scores
         ok[i] = True
+    if pooling != "mean":  # the mean's config stays as it was (cache keys, saved models)
+        config = {**config, "pooling": {"name": pooling, "silence_gamma": float(silence_gamma),
+                                        "silence_index": silence, "power": "signed sqrt + L2"}}
     return ExtractionResult(paths, embeddings, scores, ok, failures, config, enc.class_names)

@@ -31,8 +31,9 @@ from zsaudio.experiments.esc50 import CATEGORIES, Esc50, load_esc50
 from zsaudio.experiments.protocols import all_class_split, gzsl_splits, make_splits, setting4_note
 from zsaudio.experiments.runner import Features, MethodSpec, SplitResult, run_tasks
 from zsaudio.labels import get_label_encoder, label_text
-from zsaudio.labels.audioset import encoder_source_embeddings
+from zsaudio.labels.audioset import encoder_source_embeddings, encoder_source_text_rows
 from zsaudio.labels.cache import CachedLabelEncoder
+from zsaudio.model import METHODS
 
 
 def default_methods() -> list[MethodSpec]:
@@ -58,7 +59,27 @@ def default_methods() -> list[MethodSpec]:
         # Adds class prototypes only where every candidate has clips (Setting 4); elsewhere
         # it ranks exactly as conse-anchored (tested), so it runs in Setting 4 only.
         MethodSpec("conse-fewshot", "conse-fewshot", settings=(4,)),
+        # The soft map (training-free): temperature and source texts chosen on validation
+        # classes; with no training classes (50-way) its a-priori defaults.
+        MethodSpec("softmap", "softmap", {}, SOFTMAP_GRID),
+        # Ablations of the soft map, each with one ingredient off (Setting 3 and 50-way).
+        MethodSpec("softmap, names only", "softmap", {"source_text": "name"},
+                   {"tau": SOFTMAP_GRID["tau"]}, (3, "50-way")),
+        MethodSpec("softmap, defaults", "softmap", {}, {}, (3, "50-way")),
     ]
+
+
+#: The soft map's search on validation classes (tau in cosine units; source text kinds).
+SOFTMAP_GRID = {"tau": [0.01, 0.02, 0.03, 0.05, 0.1],
+                "source_text": ["name", "synonyms", "name+description", "synonyms+description"]}
+#: What each ablation row of the report turns off (by the spec's label).
+ABLATIONS = {
+    "softmap": "all on: source texts and tau chosen on validation classes",
+    "softmap, names only": "source texts: the AudioSet display name only (no synonyms, no "
+                           "description); tau chosen on validation classes",
+    "softmap, defaults": "no selection: the a-priori defaults (tau = 0.03, synonyms + "
+                         "description)",
+}
 
 
 @dataclass
@@ -186,14 +207,23 @@ def reproduce(config: ReproduceConfig, out: str | Path, progress: bool = True) -
 
     specs = default_methods()
     if config.methods:
-        unknown = set(config.methods) - {s.method for s in specs}
+        # A method name runs all its specs (ablations included); a spec label runs that one.
+        known = list(dict.fromkeys([s.method for s in specs] + [s.label for s in specs]))
+        unknown = set(config.methods) - set(known)
         if unknown:
-            raise ValueError(f"unknown method(s) {sorted(unknown)}; "
-                             f"choose from {[s.method for s in specs]}")
-        specs = [s for s in specs if s.method in config.methods]
+            raise ValueError(f"unknown method(s) {sorted(unknown)}; choose from {known}")
+        specs = [s for s in specs if s.method in config.methods or s.label in config.methods]
     if extraction.scores is None:
         specs = [s for s in specs if s.input_kind == "embedding"]
 
+    gated = None
+    if any(s.input_kind == "gated+scores" for s in specs):
+        # Pooled from the same cached patch outputs: no second pass of the audio model.
+        gated = embed_files(data.paths, encoder=config.audio_encoder, cache_dir=config.cache_dir,
+                            workers=config.workers, progress=progress, device=config.device,
+                            pooling="silence-gated")
+        if not np.array_equal(gated.ok, extraction.ok):
+            raise RuntimeError("the silence-gated pooling failed on clips the mean did not")
     texts = class_texts(data)
     # The audio encoder's own classes (for ConSE-like methods), looked up once for all
     # label encoders.
@@ -205,11 +235,14 @@ def reproduce(config: ReproduceConfig, out: str | Path, progress: bool = True) -
     for label_name in config.label_encoders:
         encoder = label_encoder_from_spec(label_name)
         class_emb, available, dropped = embed_classes(encoder, texts)
-        source = None
+        source = source_rows = None
         if source_class_ids:
             source, _ = encoder_source_embeddings(encoder, source_class_ids, config.source_text)
+            if any(getattr(METHODS[s.method], "source_rows_input", False) for s in specs):
+                source_rows = encoder_source_text_rows(encoder, source_class_ids)
         features = Features(extraction.embeddings[ok], None if extraction.scores is None
-                            else extraction.scores[ok], class_emb, source)
+                            else extraction.scores[ok], class_emb, source, source_rows,
+                            None if gated is None else gated.embeddings[ok])
         label_config = encoder.config()
         label_records[label_name] = {"config": label_config, "classes_used": len(available),
                                      "dropped_classes": dropped}

@@ -38,13 +38,19 @@ class Features:
     encoder's own class scores (YAMNet's 521 AudioSet classes), or None.
     ``class_embeddings`` (50, d) embed the ESC-50 class labels (rows of classes the label
     encoder cannot embed are unused); ``source_embeddings`` (K, d) embed the encoder's own
-    class names (for ConSE and hybrids), or None.
+    class names (for ConSE and hybrids), or None. ``source_rows`` = (embeddings (M, d),
+    owner (M,), kind (M,)): every source text as a row (the soft map,
+    :func:`zsaudio.labels.audioset.encoder_source_text_rows`), or None. ``gated_embeddings``
+    (n, D): the audio embeddings pooled with silence gating (``input_kind = "gated+scores"``),
+    or None.
     """
 
     embeddings: np.ndarray
     scores: np.ndarray | None
     class_embeddings: np.ndarray
     source_embeddings: np.ndarray | None = None
+    source_rows: tuple | None = None
+    gated_embeddings: np.ndarray | None = None
 
     def inputs(self, input_kind: str) -> np.ndarray:
         """The feature matrix a method of ``input_kind`` takes."""
@@ -57,17 +63,30 @@ class Features:
             return self.scores
         if input_kind == "both":
             return np.hstack([self.embeddings, self.scores])
+        if input_kind == "gated+scores":
+            if self.gated_embeddings is None:
+                raise ValueError("a method with input_kind='gated+scores' needs silence-gated "
+                                 "embeddings (embed_files(..., pooling='silence-gated'))")
+            return np.hstack([self.gated_embeddings, self.scores])
         raise ValueError(f"unknown input_kind {input_kind!r}")
 
-    def fit_params(self, input_kind: str) -> dict:
-        """Extra keyword arguments of ``fit`` (the source-class embeddings for ConSE-like methods)."""
-        return {} if input_kind == "embedding" else {"source_embeddings": self.source_embeddings}
+    def fit_params(self, input_kind: str, method: str | None = None) -> dict:
+        """Extra keyword arguments of ``fit``: the source-class embeddings for ConSE-like
+        methods, every source text as rows for those that take them (``source_rows_input``)."""
+        if input_kind == "embedding":
+            return {}
+        if method is not None and getattr(METHODS[method], "source_rows_input", False):
+            rows, owner, kind = self.source_rows
+            return {"source_embeddings": rows, "source_owner": owner, "source_kind": kind,
+                    "n_sources": self.scores.shape[1]}
+        return {"source_embeddings": self.source_embeddings}
 
     def method_params(self, method: str) -> dict:
         """Hyper-parameters fixed by the data: ``n_scores`` (K) for methods taking
         ``X = [embeddings, scores]``."""
         cls = METHODS[method]
-        if getattr(cls, "input_kind", "embedding") == "both" and _accepts(cls, "n_scores"):
+        if getattr(cls, "input_kind", "embedding") in ("both", "gated+scores") and \
+                _accepts(cls, "n_scores"):
             return {"n_scores": self.scores.shape[1]}
         return {}
 
@@ -159,7 +178,7 @@ def select_for_split(spec: MethodSpec, features: Features, train_idx: np.ndarray
         spec.method, spec.grid, features.inputs(spec.input_kind)[train_idx],
         class_indices(targets[train_idx], classes), features.class_embeddings[classes],
         n_val_classes=0.25, n_splits=SELECTION_SPLITS, seed=seed, fixed_params=params,
-        fit_params=features.fit_params(spec.input_kind),
+        fit_params=features.fit_params(spec.input_kind, spec.method),
     )
     return {**params, **selection.best_params}
 
@@ -167,7 +186,7 @@ def select_for_split(spec: MethodSpec, features: Features, train_idx: np.ndarray
 def fit_with_params(spec: MethodSpec, features: Features, train_idx: np.ndarray,
                     train_classes: Sequence[int], targets: np.ndarray, params: dict):
     """A new estimator of ``spec.method`` with ``params``, fitted on the clips ``train_idx``."""
-    fit_params = features.fit_params(spec.input_kind)
+    fit_params = features.fit_params(spec.input_kind, spec.method)
     classes = np.asarray(train_classes, dtype=int)
     estimator = make_estimator(spec.method, **params)
     if len(classes) == 0:  # the 50-way protocol: nothing to train on

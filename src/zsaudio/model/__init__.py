@@ -19,6 +19,7 @@ from zsaudio.model.bilinear import BilinearZSL
 from zsaudio.model.conse import ConSE
 from zsaudio.model.fewshot import FewShotConSE
 from zsaudio.model.hybrid import AnchoredConSE, ConSEMix
+from zsaudio.model.softmap import SoftMap
 from zsaudio.model.torch_bilinear import BilinearTorch
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "ESZSL",
     "FewShotConSE",
     "SJE",
+    "SoftMap",
     "ZeroShotEstimator",
     "make_estimator",
     "register_method",
@@ -41,7 +43,7 @@ __all__ = [
 METHODS: dict[str, type[ZeroShotEstimator]] = {
     cls.method_name: cls
     for cls in (BilinearZSL, ESZSL, SJE, DeViSE, BilinearTorch, ConSE, ConSEMix, AnchoredConSE,
-                FewShotConSE)
+                FewShotConSE, SoftMap)
 }
 
 
