@@ -66,6 +66,12 @@ def default_methods() -> list[MethodSpec]:
         MethodSpec("softmap, names only", "softmap", {"source_text": "name"},
                    {"tau": SOFTMAP_GRID["tau"]}, (3, "50-way")),
         MethodSpec("softmap, defaults", "softmap", {}, {}, (3, "50-way")),
+        # Few-shot: silence-gated prototypes + a share of the soft map (Setting 4; elsewhere it
+        # ranks as the soft map), and its ablations.
+        MethodSpec("softmap-fewshot", "softmap-fewshot", settings=(4,)),
+        MethodSpec("softmap-fewshot, mean pooling", "softmap-fewshot-mean", settings=(4,)),
+        MethodSpec("softmap-fewshot, prototypes only", "softmap-fewshot",
+                   {"weights": (0.0,)}, settings=(4,)),
     ]
 
 
@@ -79,6 +85,10 @@ ABLATIONS = {
                            "description); tau chosen on validation classes",
     "softmap, defaults": "no selection: the a-priori defaults (tau = 0.03, synonyms + "
                          "description)",
+    "softmap-fewshot": "all on: silence-gated prototypes + soft map, weight by 5-shot episodes",
+    "softmap-fewshot, mean pooling": "prototypes of plain-mean clip embeddings (no silence "
+                                     "gate, no square root)",
+    "softmap-fewshot, prototypes only": "soft map share 0 (silence-gated prototypes alone)",
 }
 
 

@@ -20,6 +20,7 @@ from zsaudio.model.conse import ConSE
 from zsaudio.model.fewshot import FewShotConSE
 from zsaudio.model.hybrid import AnchoredConSE, ConSEMix
 from zsaudio.model.softmap import SoftMap
+from zsaudio.model.softmap_fewshot import MeanPooledSoftMapFewShot, SoftMapFewShot
 from zsaudio.model.torch_bilinear import BilinearTorch
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "FewShotConSE",
     "SJE",
     "SoftMap",
+    "SoftMapFewShot",
     "ZeroShotEstimator",
     "make_estimator",
     "register_method",
@@ -43,7 +45,7 @@ __all__ = [
 METHODS: dict[str, type[ZeroShotEstimator]] = {
     cls.method_name: cls
     for cls in (BilinearZSL, ESZSL, SJE, DeViSE, BilinearTorch, ConSE, ConSEMix, AnchoredConSE,
-                FewShotConSE, SoftMap)
+                FewShotConSE, SoftMap, SoftMapFewShot, MeanPooledSoftMapFewShot)
 }
 
 
