@@ -61,7 +61,7 @@ from zsaudio.experiments.runner import (
     fit_for_split,
 )
 from zsaudio.labels import get_label_encoder, label_text
-from zsaudio.labels.audioset import encoder_source_embeddings
+from zsaudio.labels.audioset import encoder_source_embeddings, encoder_source_text_rows
 from zsaudio.labels.cache import CachedLabelEncoder
 from zsaudio.model import METHODS
 from zsaudio.model.base import softmax, stable_topk
@@ -70,9 +70,18 @@ from zsaudio.model.io import load_model, save_model
 # The method users get unless they ask for another: the best zero-shot method of the committed
 # ESC-50 report (results/esc50_yamnet/report.md, Setting 3: unseen classes, no audio of them),
 # with YAMNet + MiniLM. See the README's results section.
-DEFAULT_METHOD = "conse-anchored"
+DEFAULT_METHOD = "softmap"
 DEFAULT_AUDIO_ENCODER = "yamnet"
 DEFAULT_LABEL_ENCODER = "minilm"
+# Candidate labels of sentence encoders are embedded as a prompt ensemble by default (the
+# source classes' texts never get a template: LabelEncoder.source_encoder).
+DEFAULT_LABEL_TEMPLATE = "ensemble"
+# The training-free classifier (default_classifier, `zsaudio classify` without --model): the
+# soft map with its a-priori defaults, and a softmax temperature fixed a priori in the soft
+# map's score units (weighted means of the encoder's class probabilities): a score lead of
+# 0.05 is odds of e : 1. Not fitted on any audio.
+TRAINING_FREE_METHOD = "softmap"
+TRAINING_FREE_TEMPERATURE = 0.05
 # How AudioSet source classes become text for methods that use the encoder's own label space.
 DEFAULT_SOURCE_TEXT = "name"
 # Temperature when too few training classes exist to fit one on validation classes.
@@ -389,10 +398,21 @@ class ZeroShotClassifier:
     def _get_audio_encoder(self):
         return get_audio_encoder(self.audio_encoder, device=self.device, **(self.audio_options or {}))
 
-    def _embed(self, paths: Sequence[str | Path]):
+    def _embed(self, paths: Sequence[str | Path], pooling: str = "mean"):
         return embed_files(list(paths), encoder=self.audio_encoder, encoder_options=self.audio_options,
                            cache_dir=self.cache_dir, workers=self.workers, progress=self.progress,
-                           device=self.device)
+                           device=self.device, pooling=pooling)
+
+    def _features(self, paths: Sequence[str], extraction, ok: np.ndarray,
+                  class_emb: np.ndarray) -> Features:
+        """Features of the clips ``ok`` of an extraction, plus the silence-gated embeddings and
+        the source text rows where the method takes them."""
+        scores = None if extraction.scores is None else np.asarray(extraction.scores)[ok]
+        gated = None
+        if self.input_kind == "gated+scores":  # pooled from the cached patches: no model run
+            gated = np.asarray(self._embed(paths, pooling="silence-gated").embeddings)[ok]
+        return Features(np.asarray(extraction.embeddings)[ok], scores, class_emb,
+                        gated_embeddings=gated)
 
     def _source_embeddings(self, audio_enc) -> np.ndarray:
         if not audio_enc.class_ids:
@@ -472,10 +492,14 @@ class ZeroShotClassifier:
         y = np.array([classes.index(lab) for lab in kept]) if kept else np.zeros(0, int)
         # UnknownLabelError (a ValueError) names every training label with no known word.
         class_emb = self._get_label_encoder().encode([label_text(c) for c in classes])
-        scores = None if extraction.scores is None else np.asarray(extraction.scores)[ok]
+        features = self._features(paths, extraction, ok, class_emb)
+        scores = features.scores
         spec = self._spec(None if scores is None else scores.shape[1], len(classes))
-        source = self._source_embeddings(audio_enc) if spec.input_kind != "embedding" else None
-        features = Features(np.asarray(extraction.embeddings)[ok], scores, class_emb, source)
+        if spec.input_kind != "embedding":
+            features.source_embeddings = self._source_embeddings(audio_enc)
+            if getattr(METHODS[self.method], "source_rows_input", False):
+                features.source_rows = encoder_source_text_rows(self._get_label_encoder(),
+                                                                audio_enc.class_ids)
         all_classes = np.arange(len(classes))
         estimator, params = fit_for_split(spec, features, np.arange(len(y)), all_classes, y, self.seed)
         if self.temperature is not None:
@@ -721,9 +745,7 @@ class ZeroShotClassifier:
             okrows = np.flatnonzero(ok)
             rows = {good[i]: j for j, i in enumerate(okrows)}
             if len(okrows):
-                scores = None if extraction.scores is None else np.asarray(extraction.scores)[okrows]
-                feats = Features(np.asarray(extraction.embeddings)[okrows], scores, E)
-                X = feats.inputs(self.input_kind)
+                X = self._features(good, extraction, okrows, E).inputs(self.input_kind)
         results = []
         if X is not None:
             S = np.asarray(self.estimator_.decision_function(X, E), dtype=np.float64)
@@ -751,3 +773,67 @@ def fit_nll(scores: Sequence[np.ndarray], truth: Sequence[np.ndarray], temperatu
         total += float(np.sum(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(t)), t]))
         n += len(t)
     return total / max(n, 1)
+
+
+def default_label_template(label_encoder: str) -> str | None:
+    """:data:`DEFAULT_LABEL_TEMPLATE` for sentence encoders (``minilm``, ``mpnet``), else None
+    (word vectors have no prompts).
+
+    >>> default_label_template("minilm"), default_label_template("glove")
+    ('ensemble', None)
+    """
+    return DEFAULT_LABEL_TEMPLATE if label_encoder in ("minilm", "mpnet") else None
+
+
+def default_classifier(**runtime: Any) -> ZeroShotClassifier:
+    """The training-free classifier, ready to classify: no training data needed.
+
+    The soft map (:class:`zsaudio.model.softmap.SoftMap`) through YAMNet's 521 AudioSet
+    classes with MiniLM and the prompt ensemble on the candidate labels, at its a-priori
+    defaults (tau = 0.03, every source text), and the softmax temperature
+    :data:`TRAINING_FREE_TEMPERATURE`, fixed a priori (no audio was used to choose anything).
+    ``zsaudio train`` adds what labelled audio brings (tau and texts chosen on its classes,
+    a fitted temperature).
+
+    Parameters
+    ----------
+    **runtime
+        ``cache_dir``, ``workers``, ``device``, ``progress`` (see :class:`ZeroShotClassifier`).
+
+    Returns
+    -------
+    ZeroShotClassifier
+        Fitted (``save`` writes it like a trained model; ``classes_`` is empty).
+
+    Example
+    -------
+    >>> clf = default_classifier()                                      # doctest: +SKIP
+    >>> clf.classify(["bark.wav"], ["dog barking", "rain"])[0].label    # doctest: +SKIP
+    'dog barking'
+    """
+    clf = ZeroShotClassifier(method=TRAINING_FREE_METHOD, label_encoder=DEFAULT_LABEL_ENCODER,
+                             label_template=default_label_template(DEFAULT_LABEL_ENCODER),
+                             temperature=TRAINING_FREE_TEMPERATURE, **runtime)
+    audio_enc = clf._get_audio_encoder()
+    rows, owner, kind = encoder_source_text_rows(clf._get_label_encoder(), audio_enc.class_ids)
+    clf.estimator_ = METHODS[TRAINING_FREE_METHOD]().fit(
+        source_embeddings=rows, source_owner=owner, source_kind=kind,
+        n_sources=len(audio_enc.class_ids))
+    clf.params_ = _jsonable(clf.estimator_.get_params())
+    clf.classes_ = []
+    clf.temperature_ = TRAINING_FREE_TEMPERATURE
+    clf.metadata_ = _jsonable({
+        "format": MODEL_FORMAT, "zsaudio_version": zsaudio.__version__,
+        "method": TRAINING_FREE_METHOD, "input_kind": clf.input_kind, "params": clf.params_,
+        "searched": {},
+        "audio_encoder": {"name": clf.audio_encoder, "options": {}, "config": audio_enc.config()},
+        "label_encoder": {"name": clf.label_encoder, "template": clf.label_template,
+                          "config": clf._get_label_encoder().config()},
+        "source_text": "zsaudio.labels.audioset.source_text_rows",
+        "training": {"classes": [], "clips_per_class": {}, "n_clips": 0, "failures": {},
+                     "seed": 0},
+        "temperature": TRAINING_FREE_TEMPERATURE,
+        "temperature_fit": {"fitted": False, "reason": "training-free default: fixed a priori"},
+    })
+    clf._checked_env = True
+    return clf

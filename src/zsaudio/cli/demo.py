@@ -30,6 +30,7 @@ from zsaudio.classifier import (
     DEFAULT_METHOD,
     ModelMismatchError,
     ZeroShotClassifier,
+    default_label_template,
 )
 from zsaudio.cli.classify import format_text
 from zsaudio.experiments.esc50 import load_esc50
@@ -59,7 +60,9 @@ def register(subparsers) -> None:
     p.add_argument("--method", default=DEFAULT_METHOD)
     p.add_argument("--audio-encoder", default=DEFAULT_AUDIO_ENCODER)
     p.add_argument("--label-encoder", default=DEFAULT_LABEL_ENCODER)
-    p.add_argument("--label-template", metavar="TEMPLATE")
+    p.add_argument("--label-template", metavar="TEMPLATE",
+                   help="sentence encoders: text embedded for a label (default: the prompt "
+                        "ensemble 'ensemble'; '' for the bare label)")
     p.add_argument("--top-k", type=int, default=3)
     p.add_argument("--model", metavar="PATH",
                    help="model file to load, or to write if absent (default: in the user cache)")
@@ -86,6 +89,9 @@ def default_model_path(args: argparse.Namespace, holdout: list[str], root: Path)
 
 
 def run(args: argparse.Namespace) -> int:
+    # Sentence encoders default to the prompt ensemble; '' asks for the bare label.
+    args.label_template = (default_label_template(args.label_encoder)
+                           if args.label_template is None else args.label_template or None)
     try:
         data = load_esc50(args.esc50)
         targets = resolve_esc50_classes(args.holdout, data.class_names)

@@ -34,6 +34,7 @@ from zsaudio.labels import get_label_encoder, label_text
 from zsaudio.labels.audioset import encoder_source_embeddings, encoder_source_text_rows
 from zsaudio.labels.cache import CachedLabelEncoder
 from zsaudio.model import METHODS
+from zsaudio.model.softmap import DEFAULT_SOURCE_TEXT, DEFAULT_TAU
 
 
 def default_methods() -> list[MethodSpec]:
@@ -72,12 +73,17 @@ def default_methods() -> list[MethodSpec]:
         MethodSpec("softmap-fewshot, mean pooling", "softmap-fewshot-mean", settings=(4,)),
         MethodSpec("softmap-fewshot, prototypes only", "softmap-fewshot",
                    {"weights": (0.0,)}, settings=(4,)),
+        # GZSL: the trained methods with calibrated stacking (gamma on training classes only;
+        # the base at its default hyper-parameters).
+        *[MethodSpec(f"{base}, calibrated stacking", "calibrated-stacking", {"base": base},
+                     settings=("gzsl",)) for base in ("bilinear", "eszsl", "sje", "devise")],
     ]
 
 
 #: The soft map's search on validation classes (tau in cosine units; source text kinds).
 SOFTMAP_GRID = {"tau": [0.01, 0.02, 0.03, 0.05, 0.1],
                 "source_text": ["name", "synonyms", "name+description", "synonyms+description"]}
+SOFTMAP_DEFAULTS = {"tau": DEFAULT_TAU, "source_text": DEFAULT_SOURCE_TEXT}
 #: What each ablation row of the report turns off (by the spec's label).
 ABLATIONS = {
     "softmap": "all on: source texts and tau chosen on validation classes",
@@ -106,6 +112,8 @@ class ReproduceConfig:
     gzsl: bool = True
     fifty_way: bool = True
     methods: Sequence[str] | None = None  # None: all of default_methods()
+    # An earlier report's results.csv: its rows of methods not run here join the headline table.
+    previous_results: str | None = None
     workers: int | None = None
     cache_dir: str | None = None
     device: str = "cpu"
@@ -297,6 +305,11 @@ def reproduce(config: ReproduceConfig, out: str | Path, progress: bool = True) -
             _log(f"{label_name}: reloaded from checkpoints: {', '.join(reloaded)}")
 
     rows = report.per_seed_rows(all_results)
+    previous: list[dict] = []
+    if config.previous_results:
+        ran = {r["method"] for r in rows}
+        previous = [r for r in report.read_rows_csv(config.previous_results)
+                    if r["method"] not in ran]
     wall = time.time() - t0
     record = {
         "zsaudio_version": zsaudio.__version__, "git_commit": _git_commit(),
@@ -313,7 +326,7 @@ def reproduce(config: ReproduceConfig, out: str | Path, progress: bool = True) -
         # they were reloaded from a checkpoint of an earlier invocation (label_encoders[...]).
         "wall_time_s": {"total": round(wall, 1), "embedding": round(t_embed, 1)},
     }
-    write_report(out, rows, all_results, data, record)
+    write_report(out, rows, all_results, data, record, previous)
     _log(f"report written to {out} ({wall:.0f} s)")
     return report.summary_json(rows)
 
@@ -415,8 +428,11 @@ def context_section(data: Esc50, record: dict) -> list[str]:
 
 
 def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: Esc50,
-                 record: dict) -> None:
-    """Write report.md, results.csv, summary.json, run.json and the figures into ``out``."""
+                 record: dict, previous: Sequence[dict] = ()) -> None:
+    """Write report.md, results.csv, summary.json, run.json and the figures into ``out``.
+
+    ``previous``: per-seed rows of an earlier report (other methods), shown in the headline
+    table below this run's rows (only there: the other tables and files hold this run's)."""
     report.write_csv(out / "results.csv", rows)
     report.write_json(out / "summary.json", report.summary_json(rows))
     report.write_json(out / "run.json", record)
@@ -430,11 +446,22 @@ def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: 
           f"{record['config']['seeds']}; top-1 accuracy in %, mean ± std over seeds. "
           "The paper's row is VGGish + Google News Word2Vec + Algorithm 1 (not run here).", ""]
     md += ["## Headline: category-mean top-1 (%) per setting, mean ± std over seeds", "",
-           report.headline_table(rows), "",
+           report.headline_table([*rows, *previous]), "",
+           *([f"Rows of this run first, then those of the earlier report "
+              f"`{record['config']['previous_results']}` (methods not rerun here; their details "
+              "are in that report)."] if previous else []), "",
            "Chance: Setting 1 50 %, Settings 2–4 10 % (fewer classes for a word-vector encoder "
            "that does not cover all of them: see the tables), 50-way 2 %. ConSE learns nothing "
            "from the 5 shots of Setting 4, so its Setting 4 equals its Setting 3 (each test clip "
            "is tested in 7 of the 8 folds).", ""]
+    if any(r["method"].partition(" · ")[0] in ABLATIONS for r in rows):
+        md += ["## Ablation: each ingredient of the soft map and its few-shot variant on and off",
+               "", report.ablation_table(rows, ABLATIONS), "",
+               "The prompt ensemble on the candidate labels is on for the label encoder "
+               "`minilm:ensemble` and off for `minilm`. The 50-way protocol has no training "
+               "classes, so every soft map row there runs at its a-priori defaults (tau = "
+               f"{SOFTMAP_DEFAULTS['tau']}, source texts {SOFTMAP_DEFAULTS['source_text']!r}) "
+               "unless the row fixes otherwise.", ""]
     titles = {1: "Table 2 — Setting 1 (within a category; train 8 classes, test 2)",
               2: "Table 3 — Setting 2 (train on one category, test on another), mean over "
                  "training categories",

@@ -16,6 +16,7 @@ from typing import Any
 from zsaudio.model.base import ZeroShotEstimator
 from zsaudio.model.baselines import ESZSL, SJE, DeViSE
 from zsaudio.model.bilinear import BilinearZSL
+from zsaudio.model.calibrated import CalibratedStacking
 from zsaudio.model.conse import ConSE
 from zsaudio.model.fewshot import FewShotConSE
 from zsaudio.model.hybrid import AnchoredConSE, ConSEMix
@@ -28,6 +29,7 @@ __all__ = [
     "AnchoredConSE",
     "BilinearTorch",
     "BilinearZSL",
+    "CalibratedStacking",
     "ConSE",
     "ConSEMix",
     "DeViSE",
@@ -45,7 +47,8 @@ __all__ = [
 METHODS: dict[str, type[ZeroShotEstimator]] = {
     cls.method_name: cls
     for cls in (BilinearZSL, ESZSL, SJE, DeViSE, BilinearTorch, ConSE, ConSEMix, AnchoredConSE,
-                FewShotConSE, SoftMap, SoftMapFewShot, MeanPooledSoftMapFewShot)
+                FewShotConSE, SoftMap, SoftMapFewShot, MeanPooledSoftMapFewShot,
+                CalibratedStacking)
 }
 
 
