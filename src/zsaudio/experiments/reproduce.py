@@ -120,7 +120,11 @@ class ReproduceConfig:
     extra: dict = field(default_factory=dict)
 
 
-CONFUSION_METHODS = ("bilinear", "conse-anchored")
+CONFUSION_METHODS = ("bilinear", "conse-anchored", "softmap")
+# The soft map's hardest Setting 3 classes are listed with their usual wrong answer and their
+# nearest AudioSet class (what limits a method that reads the encoder's label space).
+ERROR_ANALYSIS_METHOD = "softmap"
+ERROR_ANALYSIS_CLASSES = 12
 
 
 def label_encoder_from_spec(spec: str):
@@ -427,6 +431,39 @@ def context_section(data: Esc50, record: dict) -> list[str]:
     ]
 
 
+def hardest_classes_section(results: Sequence[SplitResult], data: Esc50) -> list[str]:
+    """Markdown lines: for each label encoder's :data:`ERROR_ANALYSIS_METHOD` row, its
+    :data:`ERROR_ANALYSIS_CLASSES` worst Setting 3 classes (top-1 %, pooled over seeds), the
+    class most often predicted instead, and the nearest AudioSet class by words
+    (:func:`zsaudio.labels.audioset.nearest_audioset_classes`: kind of match)."""
+    from zsaudio.labels.audioset import nearest_audioset_classes
+
+    names = class_texts(data)
+    matches = nearest_audioset_classes(data.class_names)
+    md: list[str] = []
+    for m in dict.fromkeys(r.method for r in results if r.setting == 3
+                           and r.method.split(" · ")[0] == ERROR_ANALYSIS_METHOD):
+        rs = [r for r in results if r.setting == 3 and r.method == m]
+        acc = report.per_class_accuracy(rs)
+        wrong: dict[int, dict[int, int]] = {}
+        for r in rs:
+            for t, p in zip(r.y_true, r.topk[:, 0], strict=True):
+                if t != p:
+                    wrong.setdefault(int(t), {}).setdefault(int(p), 0)
+                    wrong[int(t)][int(p)] += 1
+        worst = sorted(acc, key=lambda t: (acc[t], t))[:ERROR_ANALYSIS_CLASSES]
+        body = []
+        for t in worst:
+            instead = max(wrong.get(t, {0: 0}).items(), key=lambda kv: (kv[1], -kv[0]))[0]
+            match = matches[t]
+            body.append([names[t], f"{acc[t]:.1f}", names[instead] if wrong.get(t) else "–",
+                         f"{match.name} ({match.kind})" if match.name else "none"])
+        md += [f"## Hardest Setting 3 classes: {m}", "",
+               report._md_table(["class", "top-1 %", "most often predicted instead",
+                                 "nearest AudioSet class (match)"], body), ""]
+    return md
+
+
 def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: Esc50,
                  record: dict, previous: Sequence[dict] = ()) -> None:
     """Write report.md, results.csv, summary.json, run.json and the figures into ``out``.
@@ -449,7 +486,11 @@ def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: 
            report.headline_table([*rows, *previous]), "",
            *([f"Rows of this run first, then those of the earlier report "
               f"`{record['config']['previous_results']}` (methods not rerun here; their details "
-              "are in that report)."] if previous else []), "",
+              "are in that report)."] if previous else []),
+           *(["Its rows with a template (`NAME:TEMPLATE`) were computed when the template "
+              "was also put on the AudioSet source names (\"the sound of Speech\"); templates "
+              "now apply to the candidate labels only."]
+             if any(":" in r["method"].partition(" · ")[2] for r in previous) else []), "",
            "Chance: Setting 1 50 %, Settings 2–4 10 % (fewer classes for a word-vector encoder "
            "that does not cover all of them: see the tables), 50-way 2 %. ConSE learns nothing "
            "from the 5 shots of Setting 4, so its Setting 4 equals its Setting 3 (each test clip "
@@ -504,6 +545,7 @@ def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: 
             md.append(f"- {m}: " + ", ".join(
                 f"[{cat}](figures/confusion_setting3_{slug}_{cat}.png)" for cat in CATEGORIES))
         md.append("")
+        md += hardest_classes_section(results, data)
         md += ["## Setting 3 per-class top-1 accuracy (%)", ""]
         methods3 = list(dict.fromkeys(r.method for r in results if r.setting == 3))
         per_class = {m: report.per_class_accuracy(r for r in results if r.setting == 3 and r.method == m)
