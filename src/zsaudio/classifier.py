@@ -527,6 +527,8 @@ class ZeroShotClassifier:
                                             "('_' -> space, whitespace collapsed) by the label "
                                             "encoder's own rule (config.rule / text_rule)"},
             "source_text": self.source_text if spec.input_kind != "embedding" else None,
+            **({"source_text_rule": "zsaudio.labels.audioset.source_text_rows (no template)"}
+               if getattr(METHODS[self.method], "source_rows_input", False) else {}),
             "training": {"classes": classes, "clips_per_class": counts, "n_clips": int(len(y)),
                          "failures": failures, "seed": self.seed},
             "temperature": temperature,
@@ -829,7 +831,8 @@ def default_classifier(**runtime: Any) -> ZeroShotClassifier:
         "audio_encoder": {"name": clf.audio_encoder, "options": {}, "config": audio_enc.config()},
         "label_encoder": {"name": clf.label_encoder, "template": clf.label_template,
                           "config": clf._get_label_encoder().config()},
-        "source_text": "zsaudio.labels.audioset.source_text_rows",
+        "source_text": DEFAULT_SOURCE_TEXT,
+        "source_text_rule": "zsaudio.labels.audioset.source_text_rows (no template)",
         "training": {"classes": [], "clips_per_class": {}, "n_clips": 0, "failures": {},
                      "seed": 0},
         "temperature": TRAINING_FREE_TEMPERATURE,
