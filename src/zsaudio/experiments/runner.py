@@ -76,6 +76,9 @@ class Features:
         if input_kind == "embedding":
             return {}
         if method is not None and getattr(METHODS[method], "source_rows_input", False):
+            if self.source_rows is None:
+                raise ValueError(f"{method} needs the source texts as rows (Features.source_rows: "
+                                 "zsaudio.labels.audioset.encoder_source_text_rows)")
             rows, owner, kind = self.source_rows
             return {"source_embeddings": rows, "source_owner": owner, "source_kind": kind,
                     "n_sources": self.scores.shape[1]}
