@@ -74,3 +74,11 @@ def test_source_texts_are_embedded_without_the_candidate_template():
     rows, owner, kind = encoder_source_text_rows(enc, ids)
     assert np.all(rows == [0.0, 1.0]) and owner.tolist() == [0, 0, 0, 1, 1, 1]
     assert enc.encode(["dog"])[0].tolist() == [1.0, 0.0]  # candidates keep the template
+
+
+def test_classifier_searches_the_main_spec_grid_not_an_ablation_one():
+    from zsaudio.classifier import ZeroShotClassifier
+    from zsaudio.experiments.reproduce import SOFTMAP_GRID
+
+    spec = ZeroShotClassifier(method="softmap")._spec(None, 40)
+    assert spec.grid == SOFTMAP_GRID and spec.params == {}

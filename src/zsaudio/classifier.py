@@ -427,7 +427,8 @@ class ZeroShotClassifier:
     def _spec(self, n_scores: int | None, n_classes: int | None = None) -> MethodSpec:
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose from {sorted(METHODS)}")
-        defaults = {s.method: s for s in default_methods()}
+        # The report's main spec of each method (ablation specs share its method name).
+        defaults = {s.method: s for s in default_methods() if s.label == s.method}
         params = dict(defaults[self.method].params) if self.method in defaults else {}
         grid = dict(defaults[self.method].grid) if (self.search and self.method in defaults) else {}
         if n_classes is not None and n_classes < MIN_SEARCH_CLASSES:
