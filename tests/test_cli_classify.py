@@ -11,7 +11,13 @@ import shutil
 
 import pytest
 
-from zsaudio.classifier import DEFAULT_METHOD
+from zsaudio.classifier import (
+    DEFAULT_METHOD,
+    TRAINING_FREE_METHOD,
+    TRAINING_FREE_TEMPERATURE,
+    ZeroShotClassifier,
+    default_classifier,
+)
 from zsaudio.cli.main import main
 from zsaudio.datasets.esc50 import load_esc50
 
@@ -209,3 +215,30 @@ def test_demo_trains_then_reuses_its_model(esc50, cache, tmp_path, capsys):
     second = capsys.readouterr()
     assert "loaded the model trained before" in second.err and "\ntraining " not in second.err
     assert second.out == first.out
+
+
+@pytest.mark.slow
+def test_classify_without_a_model_runs_the_training_free_default(cache, held_out_clips, capsys,
+                                                                 tmp_path):
+    labels = list(dict.fromkeys(held_out_clips.values()))
+    capsys.readouterr()
+    rc = run_cli(["classify", *held_out_clips, "--labels", *labels, "--json", "--cache", cache,
+                  "--workers", "2"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    doc = json.loads(out.out)
+    assert doc["model"] is None and doc["method"] == TRAINING_FREE_METHOD == "softmap"
+    assert doc["label_encoder"] == "minilm" and doc["temperature"] == TRAINING_FREE_TEMPERATURE
+    hits = sum(r["ranking"][0]["label"] == held_out_clips[r["path"]] for r in doc["results"])
+    assert hits / len(doc["results"]) >= 0.75  # 8 clips of 4 classes AudioSet names well
+    # a method or encoder other than the default needs a model; no labels is an error
+    assert run_cli(["classify", *held_out_clips, "--labels", "a", "--method", "bilinear"]) == 2
+    assert "needs a model" in capsys.readouterr().err
+    assert run_cli(["classify", *held_out_clips]) == 2
+    assert "no candidate labels" in capsys.readouterr().err
+    # the training-free classifier saves and loads like a trained one
+    clf = default_classifier(cache_dir=cache, workers=2)
+    loaded = ZeroShotClassifier.load(clf.save(tmp_path / "free.npz"), cache_dir=cache, workers=2)
+    clip = next(iter(held_out_clips))
+    assert [p.label for p in loaded.classify([clip], labels)[0].ranking] == \
+        [p.label for p in clf.classify([clip], labels)[0].ranking]
