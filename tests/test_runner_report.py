@@ -176,7 +176,7 @@ def test_reproduce_end_to_end_resumes_per_method(synthetic, tmp_path, monkeypatc
     monkeypatch.setattr(rp, "embed_classes", lambda enc, texts: (features.class_embeddings,
                                                                  list(range(50)), {}))
     monkeypatch.setattr(rp, "get_audio_encoder", lambda name: SimpleNamespace(class_ids=["x"]))
-    monkeypatch.setattr(rp, "encoder_label_space", lambda enc, ids, mode: features.source)
+    monkeypatch.setattr(rp, "encoder_label_space", lambda enc, ids, mode, text_rows=False: features.source)
     monkeypatch.setattr(rp, "all_methods", lambda: SPECS)
     config = rp.ReproduceConfig(esc50=str(tmp_path), label_encoders=["fake"], seeds=1,
                                 settings=[3], gzsl=False, fifty_way=True, workers=1,
