@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     features = Features(AudioFeatures(ext.embeddings[ok], ext.scores[ok]), class_emb)
     config = ReproduceConfig(seeds=args.seeds, fifty_way=False)
     splits = protocol_splits(config, targets, folds, available)
-    specs = {s.method: s for s in all_methods()}
+    specs = {s.method: s for s in all_methods() if s.label == s.method}  # not the ablations
     for method in args.methods:
         base = specs[method]
         mine = [sp for sp in splits if base.runs_in(sp.setting)]

@@ -6,12 +6,19 @@ Small on purpose: a handful of classes and clips, one temporary embedding cache 
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import shutil
 
 import pytest
 
-from zsaudio.classifier import DEFAULT_METHOD
+from zsaudio.classifier import (
+    DEFAULT_METHOD,
+    TRAINING_FREE_METHOD,
+    TRAINING_FREE_TEMPERATURE,
+    ZeroShotClassifier,
+    default_classifier,
+)
 from zsaudio.cli.main import main
 from zsaudio.datasets.esc50 import load_esc50
 
@@ -209,3 +216,68 @@ def test_demo_trains_then_reuses_its_model(esc50, cache, tmp_path, capsys):
     second = capsys.readouterr()
     assert "loaded the model trained before" in second.err and "\ntraining " not in second.err
     assert second.out == first.out
+
+
+def test_classify_without_a_model_runs_the_training_free_default(cache, held_out_clips, capsys,
+                                                                 tmp_path, monkeypatch):
+    """The CLI path without --model, with GloVe in place of MiniLM: the default embeds ~2100
+    AudioSet source texts, one MiniLM call each (minutes on a loaded machine); GloVe looks
+    them up. The MiniLM default itself: test_default_classifier_is_minilm_with_the_ensemble."""
+    from zsaudio.cli import classify as classify_cmd
+
+    monkeypatch.setattr(classify_cmd, "default_classifier",
+                        functools.partial(default_classifier, label_encoder="glove"))
+    labels = list(dict.fromkeys(held_out_clips.values()))
+    capsys.readouterr()
+    rc = run_cli(["classify", *held_out_clips, "--labels", *labels, "--json", "--cache", cache,
+                  "--workers", "2"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    doc = json.loads(out.out)
+    assert doc["model"] is None and doc["method"] == TRAINING_FREE_METHOD == "softmap"
+    assert doc["label_encoder"] == "glove" and doc["temperature"] == TRAINING_FREE_TEMPERATURE
+    hits = sum(r["ranking"][0]["label"] == held_out_clips[r["path"]] for r in doc["results"])
+    assert hits / len(doc["results"]) >= 0.75  # 8 clips of 4 classes AudioSet names well
+    # a method or encoder other than the default needs a model; no labels is an error
+    assert run_cli(["classify", *held_out_clips, "--labels", "a", "--method", "bilinear"]) == 2
+    assert "needs a model" in capsys.readouterr().err
+    assert run_cli(["classify", *held_out_clips]) == 2
+    assert "no candidate labels" in capsys.readouterr().err
+    # --ray runs a model file on the cluster: without --model it is refused before any cluster
+    assert run_cli(["classify", *held_out_clips, "--labels", "a", "--ray", "--out",
+                    str(tmp_path / "ray")]) == 2
+    assert "--ray needs --model" in capsys.readouterr().err
+    # the training-free classifier saves and loads like a trained one
+    clf = default_classifier(label_encoder="glove", cache_dir=cache, workers=2)
+    loaded = ZeroShotClassifier.load(clf.save(tmp_path / "free.npz"), cache_dir=cache, workers=2)
+    assert loaded.metadata_["source_text_rule"].startswith("zsaudio.labels.audioset")
+    clip = next(iter(held_out_clips))
+    assert [p.label for p in loaded.classify([clip], labels)[0].ranking] == \
+        [p.label for p in clf.classify([clip], labels)[0].ranking]
+
+
+def test_default_classifier_is_minilm_with_the_ensemble(monkeypatch):
+    """default_classifier() builds the MiniLM soft map with the prompt ensemble on candidates
+    (source texts embedded without it); the label space is stubbed (no MiniLM run here)."""
+    import numpy as np
+
+    from zsaudio.classifier import DEFAULT_LABEL_TEMPLATE
+    from zsaudio.model import SourceLabelSpace
+
+    seen = {}
+
+    def fake_source(self, audio_enc):
+        seen["template"] = self.label_template
+        k = len(audio_enc.class_ids)
+        return SourceLabelSpace(list(audio_enc.class_names), np.eye(k, 8, dtype=np.float32),
+                                rows=np.eye(k, 8, dtype=np.float32), row_owner=np.arange(k),
+                                row_kind=np.ones(k, int))  # "synonym" rows
+
+    monkeypatch.setattr(ZeroShotClassifier, "_source", fake_source)
+    monkeypatch.setattr(ZeroShotClassifier, "_get_label_encoder",
+                        lambda self: type("Enc", (), {"config": staticmethod(dict)})())
+    clf = default_classifier()
+    assert clf.method == TRAINING_FREE_METHOD and clf.label_encoder == "minilm"
+    assert seen["template"] == DEFAULT_LABEL_TEMPLATE == "ensemble"
+    assert clf.temperature_ == TRAINING_FREE_TEMPERATURE and clf.classes_ == []
+    assert clf.estimator_.get_params() == {"tau": 0.03, "source_text": "synonyms+description"}

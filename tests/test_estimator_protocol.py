@@ -29,6 +29,13 @@ PARAMS = {
     "conse-anchored": {"top_t": 3, "lams": (float("inf"), 1.0, 0.01), "n_val_splits": 2, "seed": 1},
     "conse-fewshot": {"top_t": 3, "lams": (float("inf"), 1.0), "weights": (1.0, 0.5, 0.0),
                       "n_shots": 3, "n_val_splits": 2, "seed": 1},
+    "softmap": {"tau": 0.05, "source_text": "synonyms"},
+    "softmap-fewshot": {"taus": (0.02, 0.1), "source_texts": ("name", "synonyms"),
+                        "weights": (1.0, 0.5, 0.0), "n_shots": 3, "n_episodes": 2, "seed": 1},
+    "softmap-fewshot-mean": {"taus": (0.05,), "weights": (0.5, 0.0), "n_shots": 3,
+                             "n_episodes": 2, "seed": 2},
+    "calibrated-stacking": {"base": "sje", "base_params": {"epochs": 2}, "gammas": (0.0, 1.0),
+                            "n_val_splits": 2, "seed": 1},
 }
 
 
@@ -47,8 +54,14 @@ def _world(seed=0):
     logits = 4 * (phi[y] @ S.T) / np.sqrt(D_LABEL) + rng.normal(size=(y.size, K_SOURCE))
     scores = 1 / (1 + np.exp(-logits))
     emb = phi[y] @ rng.normal(size=(D_LABEL, D_AUDIO)) + rng.normal(size=(y.size, D_AUDIO))
-    X = AudioFeatures(emb, scores)
-    return X, y, phi[:N_CLASSES], phi, SourceLabelSpace.from_vectors(S)
+    gated = emb + 0.5 * rng.normal(size=emb.shape)
+    X = AudioFeatures(emb, scores, gated)
+    # Source texts as rows (name, synonym, description per class) for the soft map.
+    rows = np.vstack([S, S + 0.3 * rng.normal(size=S.shape), S + 0.3 * rng.normal(size=S.shape)])
+    source = SourceLabelSpace([f"class {k}" for k in range(K_SOURCE)], S,
+                              rows=rows, row_owner=np.tile(np.arange(K_SOURCE), 3),
+                              row_kind=np.repeat([0, 1, 2], K_SOURCE))
+    return X, y, phi[:N_CLASSES], phi, source
 
 
 def _fitted(method, X, y, E, source):
@@ -63,9 +76,10 @@ def test_class_attributes(method):
     assert list(cls.uses) == [f for f in FEATURE_FIELDS if f in cls.uses]  # in field order
     assert not hasattr(cls, "input_kind") and "n_scores" not in cls._param_names()
     assert not cls.training_free or cls.needs_source  # training-free methods need the source
-    for attr, sub in cls.sub_estimators.items():
+    for attr, subs in cls.sub_estimators.items():
         assert attr.endswith("_") and not attr.startswith("_")
-        assert METHODS[sub.method_name] is sub
+        for sub in subs if isinstance(subs, tuple) else (subs,):
+            assert METHODS[sub.method_name] is sub
     assert all(a.endswith("_") for a in cls.rebuilt_on_load)
 
 

@@ -176,7 +176,7 @@ def test_reproduce_end_to_end_resumes_per_method(synthetic, tmp_path, monkeypatc
     monkeypatch.setattr(rp, "embed_classes", lambda enc, texts: (features.class_embeddings,
                                                                  list(range(50)), {}))
     monkeypatch.setattr(rp, "get_audio_encoder", lambda name: SimpleNamespace(class_ids=["x"]))
-    monkeypatch.setattr(rp, "encoder_label_space", lambda enc, ids, mode: features.source)
+    monkeypatch.setattr(rp, "encoder_label_space", lambda enc, ids, mode, text_rows=False: features.source)
     monkeypatch.setattr(rp, "all_methods", lambda: SPECS)
     config = rp.ReproduceConfig(esc50=str(tmp_path), label_encoders=["fake"], seeds=1,
                                 settings=[3], gzsl=False, fifty_way=True, workers=1,
@@ -256,3 +256,29 @@ def test_split_info_names_the_split_without_its_clips(synthetic):
     assert type(info) is SplitInfo and not hasattr(info, "train_idx")
     assert all(getattr(info, f.name) == getattr(split, f.name) for f in fields(SplitInfo))
     assert info.chance == split.chance == 1 / len(split.test_classes)
+
+
+def test_soft_map_methods_run_with_text_rows_and_refuse_a_space_without(synthetic):
+    """The soft map and its few-shot variant through the runner (gated embeddings in
+    Features.audio, text rows in Features.source); without text rows a clear error."""
+    from dataclasses import replace
+
+    features, targets, _ = synthetic
+    vectors = np.asarray(features.source.vectors)
+    K = len(vectors)
+    with_rows = SourceLabelSpace(features.source.names, vectors, rows=np.vstack([vectors, vectors]),
+                                 row_owner=np.tile(np.arange(K), 2), row_kind=np.repeat([0, 1], K))
+    audio = AudioFeatures(features.audio.embeddings, features.audio.scores,
+                          np.sqrt(np.abs(features.audio.embeddings)))
+    rich = replace(features, audio=audio, source=with_rows)
+    specs = [MethodSpec("softmap", "softmap", {}, {"tau": [0.05, 0.5]}),
+             MethodSpec("softmap-fewshot", "softmap-fewshot",
+                        {"taus": (0.1,), "source_texts": ("name",), "n_episodes": 2}, {}, (4,))]
+    splits = make_splits(4, targets, 0, list(range(50)))[:1]
+    results = run_tasks(specs, splits, rich, targets, 1, False)
+    assert {r.method for r in results} == {"softmap", "softmap-fewshot"}
+    assert all(r.top1 > 0.1 for r in results)  # above chance (10 candidates)
+    assert set(next(r for r in results if r.method == "softmap-fewshot").chosen) == {
+        "tau", "source_text", "weight"}
+    with pytest.raises(ValueError, match="source texts as rows"):
+        run_tasks(specs[:1], splits, features, targets, 1, False)

@@ -355,23 +355,22 @@ def test_cli_refuses_bad_arguments(tmp_path, capsys):
     assert main(["serve", "--model", "x.npz", "--port", "70000"]) == 2
 
 
-def test_default_model_is_the_demo_model(monkeypatch, serve_model):
-    from zsaudio.cli import demo, serve
+def test_default_model_is_the_training_free_default(monkeypatch, serve_model):
+    from zsaudio.cli import serve
 
-    clf, path = serve_model
+    clf, _ = serve_model
     seen = {}
 
-    def fake_get_demo_model(args, log):
-        seen["args"] = args
-        log("training ...")
-        return demo.DemoModel(clf, None, [], [], path)
+    def fake_default_classifier(**runtime):
+        seen.update(runtime)
+        return clf
 
-    monkeypatch.setattr(demo, "get_demo_model", fake_get_demo_model)
+    monkeypatch.setattr(serve, "default_classifier", fake_default_classifier)
     messages = []
     got, name = serve.load_default_classifier(messages.append)
-    assert got is clf and name == str(path)
-    assert seen["args"].holdout == list(demo.DEFAULT_HOLDOUT) and seen["args"].method == demo.DEFAULT_METHOD
-    assert any("zsaudio demo" in m for m in messages) and "training ..." in messages
+    assert got is clf and name == f"training-free default ({clf.method})"
+    assert seen == {"progress": True}
+    assert any("training-free" in m for m in messages)
 
 
 def test_unexpected_failure_is_a_json_500_and_the_server_keeps_serving(serve_model, clips, monkeypatch):

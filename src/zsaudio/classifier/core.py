@@ -67,9 +67,18 @@ from zsaudio.model.search import MIN_SEARCH_CLASSES
 # The method users get unless they ask for another: the best zero-shot method of the committed
 # ESC-50 report (results/esc50_yamnet/report.md, Setting 3: unseen classes, no audio of them),
 # with YAMNet + MiniLM. See the README's results section.
-DEFAULT_METHOD = "conse-anchored"
+DEFAULT_METHOD = "softmap"
 DEFAULT_AUDIO_ENCODER = "yamnet"
 DEFAULT_LABEL_ENCODER = "minilm"
+# Candidate labels of sentence encoders are embedded as a prompt ensemble by default (the
+# source classes' texts never get a template: LabelEncoder.source_encoder).
+DEFAULT_LABEL_TEMPLATE = "ensemble"
+# The training-free classifier (default_classifier, `zsaudio classify` without --model): the
+# soft map with its a-priori defaults, and a softmax temperature fixed a priori in the soft
+# map's score units (weighted means of the encoder's class probabilities): a score lead of
+# 0.05 is odds of e : 1. Not fitted on any audio.
+TRAINING_FREE_METHOD = "softmap"
+TRAINING_FREE_TEMPERATURE = 0.05
 # How AudioSet source classes become text for methods that use the encoder's own label space.
 DEFAULT_SOURCE_TEXT = "name"
 
@@ -182,9 +191,19 @@ class ZeroShotClassifier:
             self._audio_enc_key = key
         return self._audio_enc
 
-    def _embed(self, paths: Sequence[str | Path]):
+    def _embed(self, paths: Sequence[str | Path], pooling: str = "mean"):
         return embed_files(list(paths), encoder=self._get_audio_encoder(), cache_dir=self.cache_dir,
-                           workers=self.workers, progress=self.progress)
+                           workers=self.workers, progress=self.progress, pooling=pooling)
+
+    def _features(self, paths: Sequence[str], extraction, ok: np.ndarray) -> AudioFeatures:
+        """The embedded clips' AudioFeatures (rows where ``ok``) of an ``embed_files`` result,
+        with the silence-gated embeddings when the method reads them (pooled from the cached
+        patches: no second model run)."""
+        scores = None if extraction.scores is None else np.asarray(extraction.scores)[ok]
+        gated = None
+        if "gated" in METHODS[self.method].uses:
+            gated = np.asarray(self._embed(paths, pooling="silence-gated").embeddings)[ok]
+        return AudioFeatures(np.asarray(extraction.embeddings)[ok], scores, gated)
 
     def _source(self, audio_enc) -> SourceLabelSpace | None:
         """The audio encoder's label space, for methods that rank through it (else None)."""
@@ -194,7 +213,8 @@ class ZeroShotClassifier:
             raise ValueError(f"method {self.method!r} uses the audio encoder's own classes, but "
                              f"{self.audio_encoder!r} has no classifier head; choose a method that "
                              "works on embeddings (e.g. 'bilinear')")
-        return encoder_label_space(self._get_label_encoder(), audio_enc.class_ids, self.source_text)
+        return encoder_label_space(self._get_label_encoder(), audio_enc.class_ids, self.source_text,
+                                   text_rows=METHODS[self.method].needs_source_rows)
 
     # ------------------------------------------------------------------ training
     def _search(self) -> HeldOutClassSearch:
@@ -259,7 +279,7 @@ class ZeroShotClassifier:
         # UnknownLabelError (a ValueError) names every training label with no known word.
         class_emb = self._get_label_encoder().encode([label_text(c) for c in classes])
         source = self._source(audio_enc)
-        X = _features(extraction, ok)
+        X = self._features(paths, extraction, ok)
         search.fit(X, y, class_emb, source)
         estimator, params = search.best_estimator_, search.best_params_
         if self.temperature is not None:
@@ -287,6 +307,8 @@ class ZeroShotClassifier:
                                             "('_' -> space, whitespace collapsed) by the label "
                                             "encoder's own rule (config.rule / text_rule)"},
             "source_text": self.source_text if source is not None else None,
+            **({"source_text_rule": "zsaudio.labels.audioset.source_text_rows (no template)"}
+               if METHODS[self.method].needs_source_rows else {}),
             "training": {"classes": classes, "clips_per_class": counts, "n_clips": int(len(y)),
                          "failures": failures, "seed": self.seed},
             "temperature": temperature,
@@ -393,7 +415,8 @@ class ZeroShotClassifier:
         return out
 
     def score_features(self, embeddings: np.ndarray, class_scores: np.ndarray | None,
-                       labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+                       labels: Sequence[str], gated: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
         """Scores and probabilities of clip features computed elsewhere, against candidate labels.
 
         What :meth:`classify` does once the clips are embedded (it calls this), for features
@@ -409,6 +432,9 @@ class ZeroShotClassifier:
             classes (ConSE and its hybrids) need them.
         labels : sequence of str
             Candidate labels, as for :meth:`classify`.
+        gated : np.ndarray, shape (n, d), optional
+            Silence-gated clip embeddings (``embed_files(..., pooling="silence-gated")``),
+            needed by methods reading them (``softmap-fewshot``).
 
         Returns
         -------
@@ -433,7 +459,8 @@ class ZeroShotClassifier:
         labels = check_candidate_labels(labels)
         self.check_environment()
         E = self._get_label_encoder().encode([label_text(x) for x in labels])
-        X = AudioFeatures(np.asarray(embeddings), None if class_scores is None else np.asarray(class_scores))
+        X = AudioFeatures(np.asarray(embeddings), None if class_scores is None else np.asarray(class_scores),
+                          None if gated is None else np.asarray(gated))
         S = np.asarray(self.estimator_.decision_function(X, E), dtype=np.float64)
         return S, softmax(S, self.temperature_)
 
@@ -497,8 +524,8 @@ class ZeroShotClassifier:
                     errors[p] = failures.get(p) or failures.get(str(Path(p))) or "could not be embedded"
             rows = {good[i]: j for j, i in enumerate(np.flatnonzero(ok))}
             if ok.any():
-                X = _features(extraction, ok)
-                S, P = self.score_features(X.embeddings, X.scores, labels)
+                X = self._features(good, extraction, ok)
+                S, P = self.score_features(X.embeddings, X.scores, labels, X.gated)
                 order = stable_topk(S, min(int(top_k), len(labels)))
         results = []
         for p, err in entries:
@@ -531,7 +558,66 @@ class ZeroShotClassifier:
                                  min_duration=min_duration, top_k=top_k, **options)
 
 
-def _features(extraction, ok: np.ndarray) -> AudioFeatures:
-    """The embedded clips' AudioFeatures (rows where ``ok``) of an ``embed_files`` result."""
-    scores = None if extraction.scores is None else np.asarray(extraction.scores)[ok]
-    return AudioFeatures(np.asarray(extraction.embeddings)[ok], scores)
+
+def default_label_template(label_encoder: str) -> str | None:
+    """:data:`DEFAULT_LABEL_TEMPLATE` for sentence encoders (``minilm``, ``mpnet``), else None
+    (word vectors have no prompts).
+
+    >>> default_label_template("minilm"), default_label_template("glove")
+    ('ensemble', None)
+    """
+    return DEFAULT_LABEL_TEMPLATE if label_encoder in ("minilm", "mpnet") else None
+
+
+def default_classifier(label_encoder: str = DEFAULT_LABEL_ENCODER, **runtime: Any) -> ZeroShotClassifier:
+    """The training-free classifier, ready to classify: no training data needed.
+
+    The soft map (:class:`zsaudio.model.SoftMap`) through YAMNet's 521 AudioSet classes with
+    MiniLM and the prompt ensemble on the candidate labels, at its a-priori defaults (tau =
+    0.03, every source text), and the softmax temperature :data:`TRAINING_FREE_TEMPERATURE`,
+    fixed a priori (no audio was used to choose anything). ``zsaudio train`` adds what
+    labelled audio brings (tau and texts chosen on its classes, a fitted temperature).
+
+    Parameters
+    ----------
+    label_encoder : str, default :data:`DEFAULT_LABEL_ENCODER`
+        Another label encoder (e.g. ``"glove"``; tests use it as it needs no model download).
+    **runtime
+        ``cache_dir``, ``workers``, ``device``, ``progress`` (see :class:`ZeroShotClassifier`).
+
+    Returns
+    -------
+    ZeroShotClassifier
+        Fitted (``save`` writes it like a trained model; ``classes_`` is empty).
+
+    Example
+    -------
+    >>> clf = default_classifier()                                      # doctest: +SKIP
+    >>> clf.classify(["bark.wav"], ["dog barking", "rain"])[0].label    # doctest: +SKIP
+    'dog barking'
+    """
+    clf = ZeroShotClassifier(method=TRAINING_FREE_METHOD, label_encoder=label_encoder,
+                             label_template=default_label_template(label_encoder),
+                             temperature=TRAINING_FREE_TEMPERATURE, **runtime)
+    audio_enc = clf._get_audio_encoder()
+    source = clf._source(audio_enc)
+    clf.estimator_ = HeldOutClassSearch(TRAINING_FREE_METHOD, grid={}).fit(
+        None, None, None, source).best_estimator_
+    clf.params_ = jsonable(clf.estimator_.get_params())
+    clf.classes_ = []
+    clf.temperature_ = TRAINING_FREE_TEMPERATURE
+    clf.metadata_ = jsonable({
+        "format": MODEL_FORMAT, "zsaudio_version": zsaudio.__version__,
+        "method": TRAINING_FREE_METHOD, "params": clf.params_, "searched": {},
+        "audio_encoder": {"name": clf.audio_encoder, "options": {}, "config": audio_enc.config()},
+        "label_encoder": {"name": clf.label_encoder, "template": clf.label_template,
+                          "config": clf._get_label_encoder().config()},
+        "source_text": clf.source_text,
+        "source_text_rule": "zsaudio.labels.audioset.source_text_rows (no template)",
+        "training": {"classes": [], "clips_per_class": {}, "n_clips": 0, "failures": {},
+                     "seed": 0},
+        "temperature": TRAINING_FREE_TEMPERATURE,
+        "temperature_fit": {"fitted": False, "reason": "training-free default: fixed a priori"},
+    })
+    clf._checked_env = True
+    return clf

@@ -1,9 +1,11 @@
-"""``zsaudio classify``: rank free-text labels for audio files with a trained model.
+"""``zsaudio classify``: rank free-text labels for audio files, with no training at all (the
+training-free default, :func:`zsaudio.classifier.default_classifier`) or with a trained model.
 
 Example
 -------
 ::
 
+    zsaudio classify bark.wav --labels "dog barking" "rain" "siren"
     zsaudio classify clips/ bark.wav --model model.npz --labels "dog barking" "rain" "siren"
     zsaudio classify bark.wav --model model.npz --labels-file labels.txt --top-k 2 --json
     zsaudio classify long.flac --model model.npz --labels dog siren --segments --plot t.png
@@ -19,7 +21,7 @@ Ray cluster and the rankings written as Parquet shards into DIR (``zsaudio.clust
 
 JSON output (``--json``), one object on stdout::
 
-    {"model": str, "method": str, "audio_encoder": str, "label_encoder": str,
+    {"model": str | null, "method": str, "audio_encoder": str, "label_encoder": str,
      "temperature": float, "labels": [str], "top_k": int, "n_files": int, "n_failed": int,
      "results": [{"path": str, "error": str | null,
                   "ranking": [{"label": str, "score": float, "probability": float}]}]}
@@ -32,7 +34,13 @@ import json
 import sys
 from pathlib import Path
 
-from zsaudio.classifier import ZeroShotClassifier
+from zsaudio.classifier import (
+    DEFAULT_AUDIO_ENCODER,
+    DEFAULT_LABEL_ENCODER,
+    TRAINING_FREE_METHOD,
+    ZeroShotClassifier,
+    default_classifier,
+)
 from zsaudio.cli import segments
 from zsaudio.cli.ray_jobs import add_ray_arguments, run_classify
 from zsaudio.device import DEVICE_HELP
@@ -62,14 +70,16 @@ def read_labels_file(path: str | Path) -> list[str]:
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "classify",
-        help="rank candidate labels for audio files with a trained model",
+        help="rank candidate labels for audio files (no training needed; --model adds it)",
         description="Embed the audio (cached) and the candidate labels, and print for each file "
                     "the labels ranked by compatibility, with a calibrated probability "
                     "(softmax over the candidates' scores / the model's temperature).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("inputs", nargs="+", metavar="FILE_OR_FOLDER")
-    p.add_argument("--model", required=True, metavar="MODEL", help="model file from `zsaudio train`")
+    p.add_argument("--model", metavar="MODEL",
+                   help="model file from `zsaudio train` (default: none, the training-free soft "
+                        "map through YAMNet's AudioSet classes)")
     p.add_argument("--labels", nargs="+", default=[], metavar="LABEL", help="candidate labels")
     p.add_argument("--labels-file", metavar="FILE", help="candidate labels, one per line")
     p.add_argument("--top-k", type=int, default=3, help="labels shown per file")
@@ -116,9 +126,23 @@ def run(args: argparse.Namespace) -> int:
     if args.ray is not None:
         return run_classify(args, labels)
     try:
-        clf = ZeroShotClassifier.load(args.model, method=args.method, audio_encoder=args.audio_encoder,
-                                      label_encoder=args.label_encoder, cache_dir=args.cache,
-                                      workers=args.workers, device=args.device, progress=False)
+        runtime = {"cache_dir": args.cache, "workers": args.workers, "device": args.device,
+                   "progress": False}
+        if args.model is None:
+            asked = {"--method": (args.method, TRAINING_FREE_METHOD),
+                     "--audio-encoder": (args.audio_encoder, DEFAULT_AUDIO_ENCODER),
+                     "--label-encoder": (args.label_encoder, DEFAULT_LABEL_ENCODER)}
+            for flag, (value, default) in asked.items():
+                if value is not None and value != default:
+                    raise UserError(f"{flag} {value} needs a model trained with it (--model FILE "
+                                    f"from `zsaudio train`); without --model, {default!r} is used")
+            if not labels:
+                raise UserError("no candidate labels given: use --labels and/or --labels-file")
+            clf = default_classifier(**runtime)
+        else:
+            clf = ZeroShotClassifier.load(args.model, method=args.method,
+                                          audio_encoder=args.audio_encoder,
+                                          label_encoder=args.label_encoder, **runtime)
         for warning in clf.label_warnings(labels) if labels else []:
             print(f"warning: {warning}", file=sys.stderr)
         if args.segments:
@@ -128,7 +152,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{err} (use other words, or a sentence label encoder such as minilm)") from err
     failed = [r for r in results if not r.ok]
     if args.json:
-        doc = classification_document(clf, str(args.model), labels, args.top_k, results)
+        doc = classification_document(clf, None if args.model is None else str(args.model), labels,
+                                      args.top_k, results)
         print(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
         print(format_text(results))

@@ -32,6 +32,7 @@ from zsaudio.classifier import (
     DEFAULT_METHOD,
     ModelMismatchError,
     ZeroShotClassifier,
+    default_label_template,
 )
 from zsaudio.cli.classify import format_text
 from zsaudio.datasets.esc50 import load_esc50
@@ -66,7 +67,9 @@ def register(subparsers) -> None:
     p.add_argument("--method", default=DEFAULT_METHOD, choices=sorted(METHODS))
     p.add_argument("--audio-encoder", default=DEFAULT_AUDIO_ENCODER, choices=available_encoders())
     p.add_argument("--label-encoder", default=DEFAULT_LABEL_ENCODER, choices=available_label_encoders())
-    p.add_argument("--label-template", metavar="TEMPLATE")
+    p.add_argument("--label-template", metavar="TEMPLATE",
+                   help="sentence encoders: text embedded for a label (default: the prompt "
+                        "ensemble 'ensemble'; '' for the bare label)")
     p.add_argument("--top-k", type=int, default=3)
     p.add_argument("--model", metavar="PATH",
                    help="model file to load, or to write if absent (default: in the user cache)")
@@ -147,8 +150,13 @@ def get_demo_model(args: argparse.Namespace, log: Callable[[str], None] = _log) 
     Example
     -------
     >>> get_demo_model(default_args()).classifier.method  # doctest: +SKIP
-    'conse-anchored'
+    'softmap'
     """
+    # Sentence encoders default to the prompt ensemble; '' asks for the bare label (a copy of
+    # args: calling this again with the same args gives the same model).
+    args = argparse.Namespace(**{**vars(args), "label_template": (
+        default_label_template(args.label_encoder) if args.label_template is None
+        else args.label_template or None)})
     data = load_esc50(args.esc50)
     targets = resolve_esc50_classes(args.holdout, data.class_names)
     if len(targets) < 2:

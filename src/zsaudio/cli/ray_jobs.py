@@ -72,6 +72,10 @@ def run_classify(args: argparse.Namespace, labels: list[str]) -> int:
               + (" and writes no --json: the rankings are in DIR/results/*.parquet" if args.json else ""),
               file=sys.stderr)
         return 2
+    if args.model is None:
+        print("zsaudio classify: error: --ray needs --model FILE (the cluster's workers load the "
+              "model file; the training-free default runs locally, without --ray)", file=sys.stderr)
+        return 2
     try:
         # The checks of the local path (--method / --audio-encoder / --label-encoder, unknown
         # words) before the cluster is involved.

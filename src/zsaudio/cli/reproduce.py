@@ -52,6 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache", default=None, metavar="DIR", help="embedding cache folder")
     p.add_argument("--device", default="cpu", help=f"audio encoder: {DEVICE_HELP}")
     p.add_argument("--out", required=True, metavar="DIR", help="report folder")
+    p.add_argument("--previous", metavar="CSV", help="results.csv of an earlier report: its rows "
+                   "of methods not run now are shown in the headline table (read before --out "
+                   "is written, so it may be the same folder's)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -67,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         gzsl=not args.no_gzsl, fifty_way=not args.no_50way, methods=args.method,
         all_methods=args.all_methods,
         workers=args.workers, cache_dir=args.cache, device=args.device,
+        previous_results=args.previous,
     )
     reproduce(config, args.out, progress=not args.quiet)
     return 0

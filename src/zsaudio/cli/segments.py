@@ -152,7 +152,8 @@ def run(args: argparse.Namespace, clf, labels: list[str]) -> int:
         by_path = {r.path: r for r in results}
         docs = [by_path[p].to_dict() if p in by_path else {"path": p, "error": failed[p]}
                 for p, _ in entries]
-        doc = {"model": str(args.model), "method": clf.method, "audio_encoder": clf.audio_encoder,
+        doc = {"model": None if args.model is None else str(args.model), "method": clf.method,
+               "audio_encoder": clf.audio_encoder,
                "label_encoder": clf.label_encoder, "temperature": clf.temperature_, "labels": labels,
                "top_k": min(args.top_k, len(labels)), "segments": True, "n_files": len(entries),
                "n_failed": len(failed), "results": docs}

@@ -4,7 +4,7 @@ Example
 -------
 ::
 
-    zsaudio serve                                 # the default model, http://127.0.0.1:8000/
+    zsaudio serve                                 # training-free default, http://127.0.0.1:8000/
     zsaudio serve --model model.npz --port 8080
     zsaudio serve --model model.npz --host 0.0.0.0 --max-upload-mb 50   # reachable from others
 
@@ -20,7 +20,7 @@ import ipaddress
 import sys
 from collections.abc import Callable
 
-from zsaudio.classifier import ZeroShotClassifier
+from zsaudio.classifier import ZeroShotClassifier, default_classifier
 from zsaudio.errors import UserError
 
 DEFAULT_HOST = "127.0.0.1"
@@ -34,9 +34,10 @@ def _log(msg: str) -> None:
 def load_default_classifier(progress: Callable[[str], None] | None = _log) -> tuple[ZeroShotClassifier, str]:
     """The model ``zsaudio serve`` uses when no ``--model`` is given; (classifier, its name).
 
-    The one place that chooses the default model: today the model ``zsaudio demo`` trains on
-    ESC-50 minus its held-out classes and caches (loaded when cached, else trained now, which
-    takes minutes on first use), as ``zsaudio classify`` has no other default yet.
+    The one place that chooses the default model: the training-free classifier of
+    ``zsaudio classify`` without ``--model`` (:func:`zsaudio.classifier.default_classifier`:
+    the soft map through YAMNet's AudioSet classes, MiniLM with the prompt ensemble). It needs
+    no training data; the first start embeds the AudioSet class texts once (cached after).
 
     Parameters
     ----------
@@ -46,25 +47,19 @@ def load_default_classifier(progress: Callable[[str], None] | None = _log) -> tu
     Returns
     -------
     (ZeroShotClassifier, str)
-        The trained classifier and a name for it (the model file's path).
-
-    Raises
-    ------
-    FileNotFoundError, ValueError
-        No ESC-50 data to train on, or training failed.
+        The classifier and a name for it.
 
     Example
     -------
     >>> clf, name = load_default_classifier(progress=None)  # doctest: +SKIP
+    >>> name                                                 # doctest: +SKIP
+    'training-free default (softmap)'
     """
-    from zsaudio.cli import demo
-
     log = progress or (lambda msg: None)
-    args = demo.default_args(quiet=progress is None)
-    log("no --model given: using the model `zsaudio demo` trains and caches (training it now if "
-        "it is not cached yet, which takes a few minutes)")
-    found = demo.get_demo_model(args, log=log)
-    return found.classifier, str(found.path)
+    log("no --model given: using the training-free default (the soft map through YAMNet's "
+        "AudioSet classes; no training data needed)")
+    clf = default_classifier(progress=progress is not None)
+    return clf, f"training-free default ({clf.method})"
 
 
 def register(subparsers) -> None:
@@ -78,8 +73,8 @@ def register(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--model", metavar="MODEL",
-                   help="model file from `zsaudio train` (default: the model `zsaudio demo` trains "
-                        "and caches)")
+                   help="model file from `zsaudio train` (default: the training-free soft map, "
+                        "as `zsaudio classify` without --model)")
     p.add_argument("--host", default=DEFAULT_HOST,
                    help="address to bind; 0.0.0.0 makes the server reachable from other machines")
     p.add_argument("--port", type=int, default=DEFAULT_PORT)

@@ -21,6 +21,7 @@ from zsaudio.classifier import (
     DEFAULT_LABEL_ENCODER,
     DEFAULT_METHOD,
     ZeroShotClassifier,
+    default_label_template,
 )
 from zsaudio.datasets.labelled import class_counts, concat, from_esc50, load_labelled_audio
 from zsaudio.device import DEVICE_HELP
@@ -53,7 +54,8 @@ def register(subparsers) -> None:
     p.add_argument("--audio-encoder", default=DEFAULT_AUDIO_ENCODER, choices=available_encoders())
     p.add_argument("--label-encoder", default=DEFAULT_LABEL_ENCODER, choices=available_label_encoders())
     p.add_argument("--label-template", metavar="TEMPLATE",
-                   help="sentence encoders: text embedded for a label, e.g. 'the sound of {label}'")
+                   help="sentence encoders: text embedded for a label, e.g. 'the sound of {label}' "
+                        "(default: the prompt ensemble 'ensemble'; '' for the bare label)")
     p.add_argument("--no-search", action="store_true",
                    help="use the method's default hyper-parameters instead of choosing them on "
                         "validation classes")
@@ -67,6 +69,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Sentence encoders default to the prompt ensemble; '' asks for the bare label.
+    args.label_template = (default_label_template(args.label_encoder)
+                           if args.label_template is None else args.label_template or None)
     if args.esc50 is None and not args.data:
         raise UserError("no training data: give --esc50 [DIR] and/or --data CSV_OR_FOLDER")
     if (args.classes or args.exclude_classes or args.max_per_class) and args.esc50 is None:

@@ -35,6 +35,12 @@ from zsaudio.assets import sha256_of
 from zsaudio.audio.io import AudioDecodeError, load_audio
 from zsaudio.embeddings.base import AudioEncoder, ClipEmbedding, get_audio_encoder
 from zsaudio.embeddings.cache import EmbeddingCache, file_key
+from zsaudio.embeddings.pooling import (
+    DEFAULT_SILENCE_GAMMA,
+    POOLINGS,
+    silence_class_index,
+    silence_gated_pool,
+)
 
 
 @dataclass
@@ -243,9 +249,12 @@ def _collect(outcomes: Iterable[_Outcome], paths: list[str], cache: EmbeddingCac
 
 
 def _assemble(paths: list[str], clips: dict[int, ClipEmbedding], failures: dict[str, str],
-              encoder: AudioEncoder, config: dict) -> ExtractionResult:
-    """Stack the clips in input order (NaN rows for failures) into an :class:`ExtractionResult`."""
+              encoder: AudioEncoder, config: dict, pooling: str = "mean",
+              silence_gamma: float = DEFAULT_SILENCE_GAMMA) -> ExtractionResult:
+    """Stack the clips in input order (NaN rows for failures) into an :class:`ExtractionResult`,
+    each clip's embedding pooled by ``pooling`` from its patches."""
     n = len(paths)
+    silence = silence_class_index(encoder.class_names)
     embeddings = np.full((n, encoder.dim), np.nan, np.float32)
     k = len(encoder.class_names) if encoder.class_names else None
     scores = np.full((n, k), np.nan, np.float32) if k else None
@@ -255,10 +264,14 @@ def _assemble(paths: list[str], clips: dict[int, ClipEmbedding], failures: dict[
         if clip is None:
             failures.setdefault(path, "not processed")
             continue
-        embeddings[i] = clip.embedding
+        embeddings[i] = clip.embedding if pooling == "mean" else silence_gated_pool(
+            clip.patch_embeddings, clip.patch_scores, silence, silence_gamma)
         if scores is not None and clip.scores is not None:
             scores[i] = clip.scores
         ok[i] = True
+    if pooling != "mean":  # the mean's config stays as it was (cache keys, saved models)
+        config = {**config, "pooling": {"name": pooling, "silence_gamma": float(silence_gamma),
+                                        "silence_index": silence, "power": "signed sqrt + L2"}}
     return ExtractionResult(paths, embeddings, scores, ok, failures, config, encoder.class_names)
 
 
@@ -270,6 +283,8 @@ def embed_files(
     workers: int | None = None,
     progress: bool = True,
     device: str = "cpu",
+    pooling: str = "mean",
+    silence_gamma: float = DEFAULT_SILENCE_GAMMA,
 ) -> ExtractionResult:
     """Embed audio files with a pretrained encoder, in parallel, through an on-disk cache.
 
@@ -292,6 +307,14 @@ def embed_files(
         tqdm progress bar on stderr.
     device : str, default "cpu"
         With a name: where a torch encoder runs (:func:`zsaudio.device.resolve_device`).
+    pooling : {"mean", "silence-gated"}, default "mean"
+        How patch embeddings become the clip embedding: the mean (the paper's rule), or
+        :func:`zsaudio.embeddings.pooling.silence_gated_pool` (for few-shot prototypes). Both
+        are computed from the same cached patch outputs; ``encoder_config`` of a non-mean
+        pooling records it (``"pooling"``), so models and reports never mix the two. Class
+        scores are always the plain mean.
+    silence_gamma : float, default 1.0
+        The gate's exponent (``pooling="silence-gated"`` only).
 
     Returns
     -------
@@ -306,6 +329,8 @@ def embed_files(
     >>> res.embeddings.shape, res.scores.shape, bool(res.ok.all())
     ((2, 1024), (2, 521), True)
     """
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
     paths = [str(p) for p in paths]
     enc, options = _open_encoder(encoder, encoder_options, device)
     config = enc.config()
@@ -330,4 +355,4 @@ def embed_files(
     finally:
         cache.flush_index()
         bar.close()
-    return _assemble(paths, clips, failures, enc, config)
+    return _assemble(paths, clips, failures, enc, config, pooling, silence_gamma)

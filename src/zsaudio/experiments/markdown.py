@@ -17,11 +17,31 @@ from zsaudio.experiments.runner import SplitResult
 from zsaudio.fileio import atomic_write_text
 from zsaudio.labels import label_text
 from zsaudio.labels.audioset import nearest_audioset_classes
+from zsaudio.model.softmap import DEFAULT_SOURCE_TEXT, DEFAULT_TAU
 
-__all__ = ["selected_params_summary", "write_report", "write_selected_params"]
+__all__ = ["ABLATIONS", "hardest_classes_section", "selected_params_summary", "write_report",
+           "write_selected_params"]
 
-#: Methods whose Setting 3 confusion matrices are drawn: the paper's model and the default.
-CONFUSION_METHODS = ("bilinear", "conse-anchored")
+#: Methods whose Setting 3 confusion matrices are drawn: the paper's model, the round-1 best
+#: and the default method.
+CONFUSION_METHODS = ("bilinear", "conse-anchored", "softmap")
+#: The soft map's hardest Setting 3 classes are listed with their usual wrong answer and their
+#: nearest AudioSet class (what limits a method that reads the encoder's label space).
+ERROR_ANALYSIS_METHOD = "softmap"
+ERROR_ANALYSIS_CLASSES = 12
+#: What each ablation row of the report turns off (by the spec's label:
+#: :func:`zsaudio.experiments.reproduce.ablation_methods`).
+ABLATIONS = {
+    "softmap": "all on: source texts and tau chosen on validation classes",
+    "softmap, names only": "source texts: the AudioSet display name only (no synonyms, no "
+                           "description); tau chosen on validation classes",
+    "softmap, defaults": "no selection: the a-priori defaults (tau = 0.03, synonyms + "
+                         "description)",
+    "softmap-fewshot": "all on: silence-gated prototypes + soft map, weight by 5-shot episodes",
+    "softmap-fewshot, mean pooling": "prototypes of plain-mean clip embeddings (no silence "
+                                     "gate, no square root)",
+    "softmap-fewshot, prototypes only": "soft map share 0 (silence-gated prototypes alone)",
+}
 
 
 def class_texts(data: Esc50) -> list[str]:
@@ -133,9 +153,43 @@ def context_section(data: Esc50, record: dict) -> list[str]:
     ]
 
 
+def hardest_classes_section(results: Sequence[SplitResult], data: Esc50) -> list[str]:
+    """Markdown lines: for each label encoder's :data:`ERROR_ANALYSIS_METHOD` row, its
+    :data:`ERROR_ANALYSIS_CLASSES` worst Setting 3 classes (top-1 %, pooled over seeds), the
+    class most often predicted instead, and the nearest AudioSet class by words
+    (:func:`zsaudio.labels.audioset.nearest_audioset_classes`: kind of match)."""
+    names = class_texts(data)
+    matches = nearest_audioset_classes(data.class_names)
+    md: list[str] = []
+    for m in dict.fromkeys(r.method for r in results if r.setting == 3
+                           and r.method.split(" · ")[0] == ERROR_ANALYSIS_METHOD):
+        rs = [r for r in results if r.setting == 3 and r.method == m]
+        acc = report.per_class_accuracy(rs)
+        wrong: dict[int, dict[int, int]] = {}
+        for r in rs:
+            for t, p in zip(r.y_true, r.topk[:, 0], strict=True):
+                if t != p:
+                    wrong.setdefault(int(t), {}).setdefault(int(p), 0)
+                    wrong[int(t)][int(p)] += 1
+        worst = sorted(acc, key=lambda t: (acc[t], t))[:ERROR_ANALYSIS_CLASSES]
+        body = []
+        for t in worst:
+            instead = max(wrong.get(t, {0: 0}).items(), key=lambda kv: (kv[1], -kv[0]))[0]
+            match = matches[t]
+            body.append([names[t], f"{acc[t]:.1f}", names[instead] if wrong.get(t) else "–",
+                         f"{match.name} ({match.kind})" if match.name else "none"])
+        md += [f"## Hardest Setting 3 classes: {m}", "",
+               report._md_table(["class", "top-1 %", "most often predicted instead",
+                                 "nearest AudioSet class (match)"], body), ""]
+    return md
+
+
 def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: Esc50,
-                 record: dict) -> None:
-    """Write report.md, results.csv, summary.json, run.json and the figures into ``out``."""
+                 record: dict, previous: Sequence[dict] = ()) -> None:
+    """Write report.md, results.csv, summary.json, run.json and the figures into ``out``.
+
+    ``previous``: per-seed rows of an earlier report (other methods), shown in the headline
+    table below this run's rows (only there: the other tables and files hold this run's)."""
     report.write_csv(out / "results.csv", rows)
     report.write_json(out / "summary.json", report.summary_json(rows))
     report.write_json(out / "run.json", record)
@@ -149,11 +203,26 @@ def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: 
           f"{record['config']['seeds']}; top-1 accuracy in %, mean ± std over seeds. "
           "The paper's row is VGGish + Google News Word2Vec + Algorithm 1 (not run here).", ""]
     md += ["## Headline: category-mean top-1 (%) per setting, mean ± std over seeds", "",
-           report.headline_table(rows), "",
+           report.headline_table([*rows, *previous]), "",
+           *([f"Rows of this run first, then those of the earlier report "
+              f"`{record['config']['previous_results']}` (methods not rerun here; their details "
+              "are in that report)."] if previous else []),
+           *(["Its rows with a template (`NAME:TEMPLATE`) were computed when the template "
+              "was also put on the AudioSet source names (\"the sound of Speech\"); templates "
+              "now apply to the candidate labels only."]
+             if any(":" in r["method"].partition(" · ")[2] for r in previous) else []), "",
            "Chance: Setting 1 50 %, Settings 2–4 10 % (fewer classes for a word-vector encoder "
            "that does not cover all of them: see the tables), 50-way 2 %. ConSE learns nothing "
            "from the 5 shots of Setting 4, so its Setting 4 equals its Setting 3 (each test clip "
            "is tested in 7 of the 8 folds).", ""]
+    if any(r["method"].partition(" · ")[0] in ABLATIONS for r in rows):
+        md += ["## Ablation: each ingredient of the soft map and its few-shot variant on and off",
+               "", report.ablation_table(rows, ABLATIONS), "",
+               "The prompt ensemble on the candidate labels is on for the label encoder "
+               "`minilm:ensemble` and off for `minilm`. The 50-way protocol has no training "
+               "classes, so every soft map row there runs at its a-priori defaults (tau = "
+               f"{DEFAULT_TAU}, source texts {DEFAULT_SOURCE_TEXT!r}) unless the row fixes "
+               "otherwise.", ""]
     titles = {1: "Table 2 — Setting 1 (within a category; train 8 classes, test 2)",
               2: "Table 3 — Setting 2 (train on one category, test on another), mean over "
                  "training categories",
@@ -196,6 +265,7 @@ def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: 
             md.append(f"- {m}: " + ", ".join(
                 f"[{cat}](figures/confusion_setting3_{m_slug}_{cat}.png)" for cat in CATEGORIES))
         md.append("")
+        md += hardest_classes_section(results, data)
         md += ["## Setting 3 per-class top-1 accuracy (%)", ""]
         methods3 = list(dict.fromkeys(r.method for r in results if r.setting == 3))
         per_class = {m: report.per_class_accuracy(r for r in results if r.setting == 3 and r.method == m)

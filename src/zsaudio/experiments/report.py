@@ -174,6 +174,51 @@ def fifty_way_table(rows: Sequence[dict]) -> str:
     return _md_table(["method", "top-1", "top-3", "chance"], body)
 
 
+def read_rows_csv(path: str | Path) -> list[dict]:
+    """The per-seed rows of an earlier report's ``results.csv`` (as :func:`per_seed_rows`
+    makes them): settings 1-4 as int, ``seed`` and ``n_test`` as int, metrics as float
+    (empty cells dropped).
+
+    >>> rows = read_rows_csv("results/esc50_yamnet/results.csv")  # doctest: +SKIP
+    >>> rows[0]["method"], rows[0]["setting"]                     # doctest: +SKIP
+    ('bilinear · minilm', 1)
+    """
+    out = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        for raw in csv.DictReader(fh):
+            row: dict = {}
+            for key, value in raw.items():
+                if value == "" and key not in ("train_category",):
+                    continue
+                if key == "setting":
+                    row[key] = int(value) if value.isdigit() else value
+                elif key in ("seed", "n_test"):
+                    row[key] = int(value)
+                elif key in ("method", "train_category", "eval_category"):
+                    row[key] = value
+                else:
+                    row[key] = float(value)
+            out.append(row)
+    return out
+
+
+def ablation_table(rows: Sequence[dict], ablations: dict[str, str]) -> str:
+    """Markdown: one row per (ablation spec, label encoder) that ran, with what it turns off
+    and its category-mean top-1 in Settings 1, 3, 4 and 50-way (mean ± std over seeds).
+
+    ``ablations`` maps a spec label (the part of a row's method before `` · ``) to a sentence.
+    """
+    settings = [(1, "Setting 1"), (3, "Setting 3"), (4, "Setting 4"), ("50-way", "50-way")]
+    body = []
+    for label, what in ablations.items():
+        for m in dict.fromkeys(r["method"] for r in rows):
+            spec, _, encoder = m.partition(" · ")
+            if spec == label:
+                body.append([spec, encoder, what,
+                             *[fmt(category_average(rows, m, s)) for s, _ in settings]])
+    return _md_table(["method", "label encoder", "what differs", *[n for _, n in settings]], body)
+
+
 def write_csv(path: Path, rows: Sequence[dict]) -> None:
     keys = list(dict.fromkeys(k for r in rows for k in r))
     with open(path, "w", newline="") as fh:

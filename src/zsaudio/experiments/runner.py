@@ -35,7 +35,9 @@ class Features:
     ``audio``: the encoder's embeddings θ(x) (n, D) and class scores (n, K) (YAMNet's 521
     AudioSet classes; None for an encoder without a classifier head). ``class_embeddings``
     (50, d) embed the ESC-50 class labels (rows of classes the label encoder cannot embed are
-    unused); ``source`` is the encoder's label space (for ConSE and the hybrids), or None.
+    unused); ``source`` is the encoder's label space (for ConSE and the hybrids), or None,
+    with every source text as a row (``rows``) when a soft-map method runs. ``audio.gated``
+    holds the silence-gated embeddings when a method reads them (the few-shot soft map).
     """
 
     audio: AudioFeatures
@@ -117,7 +119,18 @@ def select_for_split(spec: MethodSpec, features: Features, train_idx: np.ndarray
     (their clips ``train_idx``): the grid's best, or the defaults when there is no grid or
     too few classes (:class:`zsaudio.model.HeldOutClassSearch`)."""
     X, y, E = _training_side(features, train_idx, train_classes, targets)
-    return spec.search(seed).select(X, y, E, features.source)[0]
+    return spec.search(seed).select(X, y, E, _source(spec, features))[0]
+
+
+def _source(spec: MethodSpec, features: Features) -> SourceLabelSpace | None:
+    """``features.source`` for ``spec``'s method; a clear error for a soft-map method whose
+    label space was built without the source texts as rows (it would otherwise fall back to
+    one text per class and report another method than it says)."""
+    if METHODS[spec.method].needs_source_rows and (
+            features.source is None or features.source.rows is None):
+        raise ValueError(f"{spec.label} needs the source texts as rows: build Features.source "
+                         "with encoder_label_space(..., text_rows=True)")
+    return features.source
 
 
 def run_split(spec: MethodSpec, split: Split, features: Features, targets: np.ndarray,
@@ -133,7 +146,7 @@ def run_split(spec: MethodSpec, split: Split, features: Features, targets: np.nd
     if "seed" in params:  # the split's seed drives the training; the search used SELECTION_SEED
         params = {**params, "seed": split.seed}
     X, y, E = _training_side(features, split.train_idx, split.train_classes, targets)
-    estimator = fit_method(spec.method, params, X, y, E, features.source)
+    estimator = fit_method(spec.method, params, X, y, E, _source(spec, features))
     candidates = np.asarray(split.test_classes)
     k = min(TOP_K, len(candidates))
     topk = candidates[estimator.predict_topk(features.audio[split.test_idx],

@@ -251,7 +251,80 @@ def encoder_source_embeddings(label_encoder, class_ids: Sequence[str],
     >>> S.shape, int(mask.sum())
     ((521, 50), 517)
     """
-    return embed_source_texts(label_encoder, source_label_texts(audioset_classes(class_ids), mode))
+    return embed_source_texts(label_encoder.source_encoder(),
+                              source_label_texts(audioset_classes(class_ids), mode))
+
+
+#: The kinds of source text rows (:func:`source_text_rows`), by code: the AudioSet display name,
+#: one of its comma-separated synonyms, and "name. description".
+SOURCE_TEXT_KINDS = ("name", "synonym", "name+description")
+
+
+def source_text_rows(classes: Sequence[AudioSetClass]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Every text of every source class, as rows: THE rule for source label texts of methods
+    that match a candidate against each source class's best text (the soft map).
+
+    Per class k, in order: its display name (kind 0, ``"Waves, surf"``); each comma-separated
+    synonym of the name (kind 1, ``"Waves"``, ``"surf"``; a name without commas gives one
+    synonym equal to the name); its name and ontology description (kind 2, the text of
+    :func:`source_label_texts` mode ``"name+description"``). No template: source texts are
+    embedded as written (:meth:`zsaudio.labels.LabelEncoder.source_encoder`).
+
+    Parameters
+    ----------
+    classes : sequence of AudioSetClass, length K
+
+    Returns
+    -------
+    texts : list of str, length M
+    owner : np.ndarray, shape (M,), int64
+        The class (0..K-1) of each text.
+    kind : np.ndarray, shape (M,), int64
+        Index into :data:`SOURCE_TEXT_KINDS`.
+
+    Example
+    -------
+    >>> surf = [c for c in load_ontology().values() if c.name == "Waves, surf"]
+    >>> source_text_rows(surf)[0][:3], source_text_rows(surf)[2].tolist()
+    (['Waves, surf', 'Waves', 'surf'], [0, 1, 1, 2])
+    """
+    texts: list[str] = []
+    owner: list[int] = []
+    kind: list[int] = []
+    described = source_label_texts(classes, "name+description")
+    for k, (c, with_description) in enumerate(zip(classes, described, strict=True)):
+        synonyms = [part.strip() for part in c.name.split(",") if part.strip()] or [c.name]
+        for code, text in [(0, c.name), *((1, syn) for syn in synonyms), (2, with_description)]:
+            texts.append(text)
+            owner.append(k)
+            kind.append(code)
+    return texts, np.array(owner, dtype=np.int64), np.array(kind, dtype=np.int64)
+
+
+def encoder_source_text_rows(label_encoder, class_ids: Sequence[str]
+                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Label embeddings of every source text (:func:`source_text_rows`) of an audio encoder's
+    classes, by the label encoder's :meth:`source_encoder` (no template).
+
+    Texts the label encoder cannot embed (a word-vector encoder and a rare word) are dropped.
+
+    Returns
+    -------
+    embeddings : np.ndarray, shape (M', d), float32
+    owner : np.ndarray, shape (M',), int64
+        Output index (0..K-1) of the audio-encoder class of each row.
+    kind : np.ndarray, shape (M',), int64
+        Index into :data:`SOURCE_TEXT_KINDS`.
+
+    Example
+    -------
+    >>> from zsaudio.labels import get_label_encoder                     # doctest: +SKIP
+    >>> E, owner, kind = encoder_source_text_rows(get_label_encoder("minilm"),
+    ...                                           yamnet_class_ids())  # doctest: +SKIP
+    """
+    texts, owner, kind = source_text_rows(audioset_classes(class_ids))
+    emb, mask = embed_source_texts(label_encoder.source_encoder(), texts)
+    return emb[mask], owner[mask], kind[mask]
 
 
 def _encodable(label_encoder, text: str, error: type[Exception]) -> bool:

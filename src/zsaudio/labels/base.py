@@ -193,6 +193,17 @@ class LabelEncoder(abc.ABC):
         embedding cache, :mod:`zsaudio.labels.cache`); by default :meth:`config`."""
         return self.config()
 
+    def source_encoder(self) -> LabelEncoder:
+        """The encoder for *source* label texts (an audio encoder's own class names): this one
+        without any candidate-side text rule such as a prompt template. Templates belong to the
+        candidate labels only; by default (no template) the encoder itself.
+
+        >>> enc = get_label_encoder("glove")  # doctest: +SKIP
+        >>> enc.source_encoder() is enc  # doctest: +SKIP
+        True
+        """
+        return self
+
     @abc.abstractmethod
     def _coverage_one(self, label: str) -> LabelCoverage:
         """Coverage of one label."""

@@ -119,6 +119,12 @@ class CachedLabelEncoder(LabelEncoder):
     def identity(self) -> dict[str, Any]:
         return self._identity
 
+    def source_encoder(self) -> LabelEncoder:
+        """The wrapped encoder's :meth:`~LabelEncoder.source_encoder`, cached in the same folder
+        (itself when the wrapped encoder has no candidate-side rule)."""
+        inner = self.encoder.source_encoder()
+        return self if inner is self.encoder else CachedLabelEncoder(inner, self.path.parent)
+
     def coverage(self, labels: Sequence[str]) -> list[LabelCoverage]:
         out = super().coverage(labels)
         if self._dirty:

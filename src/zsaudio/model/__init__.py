@@ -10,7 +10,7 @@ of the training classes, then fits.
 
 >>> est = make_estimator("bilinear", epochs=5)
 >>> sorted(METHODS)[:4]
-['bilinear', 'bilinear-torch', 'conse', 'conse-anchored']
+['bilinear', 'bilinear-torch', 'calibrated-stacking', 'conse']
 """
 
 from __future__ import annotations
@@ -18,12 +18,15 @@ from __future__ import annotations
 from zsaudio.model.base import ZeroShotEstimator
 from zsaudio.model.baselines import ESZSL, SJE, DeViSE
 from zsaudio.model.bilinear import BilinearZSL
+from zsaudio.model.calibrated import CalibratedStacking
 from zsaudio.model.conse import ConSE
 from zsaudio.model.features import AudioFeatures, SourceLabelSpace
 from zsaudio.model.fewshot import FewShotConSE
 from zsaudio.model.hybrid import AnchoredConSE, ConSEMix
 from zsaudio.model.registry import METHODS, make_estimator, register_method
 from zsaudio.model.search import DEFAULT_SEARCH, HeldOutClassSearch
+from zsaudio.model.softmap import SoftMap
+from zsaudio.model.softmap_fewshot import MeanPooledSoftMapFewShot, SoftMapFewShot
 from zsaudio.model.torch_bilinear import BilinearTorch
 
 __all__ = [
@@ -33,6 +36,7 @@ __all__ = [
     "AudioFeatures",
     "BilinearTorch",
     "BilinearZSL",
+    "CalibratedStacking",
     "ConSE",
     "ConSEMix",
     "DeViSE",
@@ -40,6 +44,9 @@ __all__ = [
     "FewShotConSE",
     "HeldOutClassSearch",
     "SJE",
+    "MeanPooledSoftMapFewShot",
+    "SoftMap",
+    "SoftMapFewShot",
     "SourceLabelSpace",
     "ZeroShotEstimator",
     "make_estimator",

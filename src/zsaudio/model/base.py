@@ -86,19 +86,26 @@ class ZeroShotEstimator:
         Registry name (``zsaudio.model.METHODS``), also written into saved files.
     uses : tuple of str
         The :class:`~zsaudio.model.features.AudioFeatures` fields the method reads:
-        ``("embeddings",)``, ``("scores",)`` or both. A method reading one field receives that
-        array in its hooks (and accepts it bare in the public methods); one reading both
-        receives the :class:`AudioFeatures`.
+        ``("embeddings",)``, ``("scores",)``, ``("gated", "scores")``, ... (in the order of
+        :data:`~zsaudio.model.features.FEATURE_FIELDS`). A method reading one field receives
+        that array in its hooks (and accepts it bare in the public methods); one reading
+        several receives the :class:`AudioFeatures` of those fields.
     needs_source : bool
         Whether ``fit`` needs the encoder's label space (``source=SourceLabelSpace``); stored
         as ``source_embeddings_`` (K, d) and ``source_mask_`` (K,) before ``_fit`` runs.
         Every estimator accepts ``source`` so that callers never branch on the method.
+    needs_source_rows : bool
+        Whether the method reads every source *text* as a row (the soft map); ``fit`` then also
+        stores ``source_rows_`` (M, d), ``source_row_owner_`` (M,) and ``source_row_kind_``
+        (M,) from :meth:`SourceLabelSpace.text_rows` (kind -1: a label space without text
+        rows, its vectors one row per class). Implies ``needs_source``.
     training_free : bool
         True for methods that learn nothing from labelled audio: ``fit(source=...)`` with no
         clips makes them ready (e.g. the 50-way protocol).
-    sub_estimators : dict of str to class
+    sub_estimators : dict of str to class (or tuple of classes)
         Fitted sub-estimators held in public attributes (e.g. ``{"eszsl_": ESZSL}``); saved
-        and restored with the estimator's own state.
+        and restored with the estimator's own state. A tuple lists the classes the attribute
+        may hold (calibrated stacking's base method): the saved method name picks one.
     rebuilt_on_load : tuple of str
         Fitted attributes derived from the rest of the state (not saved; ``_rebuild``).
 
@@ -109,8 +116,9 @@ class ZeroShotEstimator:
     method_name: str = ""
     uses: tuple[str, ...] = ("embeddings",)
     needs_source: bool = False
+    needs_source_rows: bool = False
     training_free: bool = False
-    sub_estimators: dict[str, type[ZeroShotEstimator]] = {}
+    sub_estimators: dict[str, type[ZeroShotEstimator] | tuple[type[ZeroShotEstimator], ...]] = {}
     #: Fitted attributes not saved but rebuilt from the saved state by ``_rebuild``.
     rebuilt_on_load: tuple[str, ...] = ()
 
@@ -261,9 +269,19 @@ class ZeroShotEstimator:
         self.source_names_ = np.asarray([str(n) for n in source.names])
         self.source_embeddings_ = S
         self.source_mask_ = mask
+        if self.needs_source_rows:
+            rows, owner, kind = source.text_rows()
+            self.source_rows_ = check_matrix(rows, "source.rows").astype(np.float32)
+            self.source_row_owner_ = np.asarray(owner, np.int64)
+            self.source_row_kind_ = np.asarray(kind, np.int64)
 
     def _source(self) -> SourceLabelSpace:
-        """The source label space stored by ``fit`` (for fitting sub-estimators)."""
+        """The source label space stored by ``fit`` (for fitting sub-estimators), with its text
+        rows when this method stored them."""
+        if self.needs_source_rows:
+            return SourceLabelSpace(self.source_names_, self.source_embeddings_, self.source_mask_,
+                                    self.source_rows_, self.source_row_owner_,
+                                    self.source_row_kind_)
         return SourceLabelSpace(self.source_names_, self.source_embeddings_, self.source_mask_)
 
     # --- parameters and state (scikit-learn style; used by io and selection) ---------
@@ -321,6 +339,7 @@ class ZeroShotEstimator:
                 continue
             if key in self.sub_estimators:
                 state[f"{key}.params"] = np.asarray(json.dumps(value.get_params()))
+                state[f"{key}.method"] = np.asarray(value.method_name)
                 state.update({f"{key}.{k}": v for k, v in value._state_arrays().items()})
                 continue
             arr = np.asarray(value)
@@ -339,11 +358,22 @@ class ZeroShotEstimator:
             else:
                 setattr(self, key, arr.item() if arr.ndim == 0 else arr)
         for key, sub_state in subs.items():
-            cls = self.sub_estimators[key]
+            cls = self._sub_estimator_class(key, str(sub_state.pop("method", "")))
             sub = cls(**restore_tuples(cls, json.loads(str(sub_state.pop("params")))))
             sub._set_state(sub_state)
             setattr(self, key, sub)
         self._rebuild()
+
+    def _sub_estimator_class(self, attr: str, method: str) -> type[ZeroShotEstimator]:
+        """The class of saved sub-estimator ``attr`` whose method name is ``method`` (empty:
+        a file from before names were saved, when each attribute had one class)."""
+        declared = self.sub_estimators[attr]
+        classes = declared if isinstance(declared, tuple) else (declared,)
+        for cls in classes:
+            if cls.method_name == method or (not method and len(classes) == 1):
+                return cls
+        raise ValueError(f"{type(self).__name__}.{attr}: saved method {method!r} is not one of "
+                         f"{[c.method_name for c in classes]}")
 
     def _rebuild(self) -> None:
         """Recreate the ``rebuilt_on_load`` attributes from the restored state."""

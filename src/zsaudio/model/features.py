@@ -26,12 +26,17 @@ from typing import Any
 
 import numpy as np
 
-from zsaudio.labels.audioset import audioset_classes, embed_source_texts, source_label_texts
+from zsaudio.labels.audioset import (
+    audioset_classes,
+    embed_source_texts,
+    encoder_source_text_rows,
+    source_label_texts,
+)
 
 __all__ = ["FEATURE_FIELDS", "AudioFeatures", "SourceLabelSpace", "encoder_label_space"]
 
 #: The fields of :class:`AudioFeatures`, in the order estimators list them.
-FEATURE_FIELDS = ("embeddings", "scores")
+FEATURE_FIELDS = ("embeddings", "scores", "gated")
 
 
 @dataclass(frozen=True)
@@ -45,25 +50,35 @@ class AudioFeatures:
     scores : np.ndarray, shape (n, K), or None
         The audio encoder's own class scores (YAMNet: 521 AudioSet classes), None for an
         encoder without a classifier head.
+    gated : np.ndarray, shape (n, D), or None
+        Silence-gated, power-normalised clip embeddings
+        (:func:`zsaudio.embeddings.pooling.silence_gated_pool`; ``embed_files(...,
+        pooling="silence-gated")``), read by the few-shot soft map's prototypes; None when not
+        extracted.
     """
 
     embeddings: np.ndarray | None = None
     scores: np.ndarray | None = None
+    gated: np.ndarray | None = None
+
+    def _arrays(self) -> tuple[np.ndarray | None, ...]:
+        return tuple(getattr(self, f) for f in FEATURE_FIELDS)
 
     def __post_init__(self) -> None:
-        rows = {len(a) for a in (self.embeddings, self.scores) if a is not None}
+        rows = {len(a) for a in self._arrays() if a is not None}
         if len(rows) > 1:
-            raise ValueError(f"embeddings and scores must have one row per clip, got {sorted(rows)} rows")
+            raise ValueError(f"{', '.join(FEATURE_FIELDS)} must have one row per clip, got "
+                             f"{sorted(rows)} rows")
 
     def __len__(self) -> int:
-        for a in (self.embeddings, self.scores):
+        for a in self._arrays():
             if a is not None:
                 return len(a)
         return 0
 
     def __getitem__(self, rows: Any) -> AudioFeatures:
         """The features of some clips (any numpy row index: array of indices, mask, slice)."""
-        return AudioFeatures(*(None if a is None else a[rows] for a in (self.embeddings, self.scores)))
+        return AudioFeatures(*(None if a is None else a[rows] for a in self._arrays()))
 
 
 @dataclass(frozen=True)
@@ -79,11 +94,24 @@ class SourceLabelSpace:
     mask : np.ndarray of bool, shape (K,), or None
         Which classes may be used; None: those with a non-zero vector (a label the label
         encoder could not embed has a zero row).
+    rows : np.ndarray, shape (M, d), or None
+        Every source *text* as a row (:func:`zsaudio.labels.audioset.source_text_rows`: each
+        class's name, its comma-separated synonyms, "name. description"), embedded without
+        the candidate template; read by the soft map, which matches a candidate against each
+        class's best text. None: not embedded (methods needing rows then use ``vectors``,
+        one row per class, as rows of unknown kind).
+    row_owner : np.ndarray of int, shape (M,), or None
+        The class (0..K-1) of each row.
+    row_kind : np.ndarray of int, shape (M,), or None
+        Index into :data:`zsaudio.labels.audioset.SOURCE_TEXT_KINDS` of each row.
     """
 
     names: Sequence[str]
     vectors: np.ndarray
     mask: np.ndarray | None = None
+    rows: np.ndarray | None = None
+    row_owner: np.ndarray | None = None
+    row_kind: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         vectors = np.asarray(self.vectors)
@@ -92,6 +120,33 @@ class SourceLabelSpace:
                              f"got {vectors.shape}")
         if self.mask is not None and np.asarray(self.mask).shape != (len(self.names),):
             raise ValueError(f"mask must have shape ({len(self.names)},), got {np.asarray(self.mask).shape}")
+        given = [x is not None for x in (self.rows, self.row_owner, self.row_kind)]
+        if any(given) and not all(given):
+            raise ValueError("rows, row_owner and row_kind go together: give all three or none")
+        if self.rows is not None:
+            rows = np.asarray(self.rows)
+            m = len(rows)
+            if rows.ndim != 2 or rows.shape[1] != vectors.shape[1]:
+                raise ValueError(f"rows must have shape (M, {vectors.shape[1]}), got {rows.shape}")
+            owner, kind = np.asarray(self.row_owner), np.asarray(self.row_kind)
+            if owner.shape != (m,) or kind.shape != (m,):
+                raise ValueError(f"row_owner and row_kind must have shape ({m},), got "
+                                 f"{owner.shape} and {kind.shape}")
+            if m and (owner.min() < 0 or owner.max() >= len(self.names)):
+                raise ValueError(f"row_owner must be in [0, {len(self.names)})")
+
+    def text_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(rows (M, d), row_owner (M,), row_kind (M,))``; without rows, ``vectors`` as one
+        row per class with kind -1 (unknown: used whatever kinds a method asks for).
+
+        >>> SourceLabelSpace(["a", "b"], np.eye(2)).text_rows()[2].tolist()
+        [-1, -1]
+        """
+        if self.rows is None:
+            k = len(self.names)
+            return np.asarray(self.vectors), np.arange(k), np.full(k, -1)
+        return (np.asarray(self.rows), np.asarray(self.row_owner, np.int64),
+                np.asarray(self.row_kind, np.int64))
 
     def __len__(self) -> int:
         return len(self.names)
@@ -110,7 +165,8 @@ class SourceLabelSpace:
         return np.linalg.norm(np.asarray(self.vectors, dtype=np.float64), axis=1) > 0
 
 
-def encoder_label_space(label_encoder: Any, class_ids: Sequence[str], mode: str = "name") -> SourceLabelSpace:
+def encoder_label_space(label_encoder: Any, class_ids: Sequence[str], mode: str = "name",
+                        text_rows: bool = False) -> SourceLabelSpace:
     """The label space of an audio encoder's AudioSet classes under a label encoder.
 
     Parameters
@@ -121,13 +177,21 @@ def encoder_label_space(label_encoder: Any, class_ids: Sequence[str], mode: str 
         The AudioSet mid of each encoder output (``AudioEncoder.class_ids``).
     mode : str, default "name"
         How a class becomes text (:func:`zsaudio.labels.audioset.source_label_texts`).
+    text_rows : bool, default False
+        Also embed every source text as a row (``rows``, ``row_owner``, ``row_kind``:
+        :func:`zsaudio.labels.audioset.encoder_source_text_rows`) for the soft map; about four
+        texts per class, so off unless a method needs them (``needs_source_rows``).
 
     Returns
     -------
     SourceLabelSpace
         K texts and their vectors; classes the label encoder cannot embed are zero rows, so
-        unusable (``mask`` None: the non-zero rows are usable).
+        unusable (``mask`` None: the non-zero rows are usable). Source texts are embedded
+        without the candidate template (:meth:`zsaudio.labels.LabelEncoder.source_encoder`).
     """
     texts = source_label_texts(audioset_classes(class_ids), mode)
-    vectors, _ = embed_source_texts(label_encoder, texts)
-    return SourceLabelSpace(texts, vectors)
+    vectors, _ = embed_source_texts(label_encoder.source_encoder(), texts)
+    if not text_rows:
+        return SourceLabelSpace(texts, vectors)
+    rows, owner, kind = encoder_source_text_rows(label_encoder, class_ids)
+    return SourceLabelSpace(texts, vectors, rows=rows, row_owner=owner, row_kind=kind)

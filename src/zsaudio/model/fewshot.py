@@ -85,11 +85,54 @@ from zsaudio.model.hybrid import (
 )
 from zsaudio.model.splits import topk_accuracy
 
-__all__ = ["FEATURE_SPACES", "FewShotConSE"]
+__all__ = ["FEATURE_SPACES", "FewShotConSE", "match_rows", "simulated_episodes"]
 
 FEATURE_SPACES = ("embedding", "scores", "semantic")
 # A candidate row is a training class's row when their cosine is at least 1 - MATCH_TOL.
 MATCH_TOL = 1e-6
+
+
+def simulated_episodes(y: np.ndarray, n_shots: int, val_fraction: float, n_episodes: int,
+                       seed: int):
+    """Simulated few-shot episodes on training classes: per episode, ``(val_classes,
+    shot_clips, query_clips)`` (class values of ``y`` and clip indices, sorted).
+
+    ``round(val_fraction * m)`` of the m classes with more than ``n_shots`` clips are held out;
+    ``n_shots`` random clips of each are the shots, their other clips the queries. Nothing is
+    yielded when fewer than 2 classes could be held out or fewer than 2 would remain.
+
+    Parameters
+    ----------
+    y : np.ndarray of int, shape (n,)
+    n_shots, n_episodes, seed : int
+    val_fraction : float in (0, 1)
+
+    Example
+    -------
+    >>> y = np.repeat(np.arange(8), 10)
+    >>> [len(v) for v, _, _ in simulated_episodes(y, 5, 0.25, 3, 0)]
+    [2, 2, 2]
+    """
+    present, counts = np.unique(y, return_counts=True)
+    many = present[counts > n_shots]
+    n_val = int(round(val_fraction * many.size))
+    if n_val < 2 or present.size - n_val < 2:
+        return
+    rng = np.random.default_rng(seed)
+    for _ in range(int(n_episodes)):
+        val = np.sort(rng.choice(many, size=n_val, replace=False))
+        shots = np.concatenate([rng.choice(np.flatnonzero(y == c), size=n_shots, replace=False)
+                                for c in val])
+        query = np.flatnonzero(np.isin(y, val))
+        yield val, np.sort(shots), np.setdiff1d(query, shots)
+
+
+def match_rows(class_embeddings: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Row of ``known`` (P, d) that each candidate (C, d) is, -1 where none: the best cosine,
+    if at least 1 - MATCH_TOL. Shape (C,), int."""
+    cos = l2_normalize_rows(class_embeddings) @ l2_normalize_rows(known).T
+    best = np.argmax(cos, axis=1)
+    return np.where(cos[np.arange(cos.shape[0]), best] >= 1 - MATCH_TOL, best, -1)
 
 
 class FewShotConSE(ZeroShotEstimator):
@@ -218,20 +261,7 @@ class FewShotConSE(ZeroShotEstimator):
         return l2_normalize_rows(np.stack([G[y == c].mean(axis=0) for c in classes]))
 
     def _episodes(self, y: np.ndarray):
-        """(val_classes, shot_clips, query_clips) per simulated episode; none when too few
-        many-clip classes (or too few others) to hold out >= 2."""
-        present, counts = np.unique(y, return_counts=True)
-        many = present[counts > self.n_shots]
-        n_val = int(round(self.val_fraction * many.size))
-        if n_val < 2 or present.size - n_val < 2:
-            return
-        rng = np.random.default_rng(self.seed)
-        for _ in range(int(self.n_val_splits)):
-            val = np.sort(rng.choice(many, size=n_val, replace=False))
-            shots = np.concatenate([rng.choice(np.flatnonzero(y == c), size=self.n_shots,
-                                               replace=False) for c in val])
-            query = np.flatnonzero(np.isin(y, val))
-            yield val, np.sort(shots), np.setdiff1d(query, shots)
+        return simulated_episodes(y, self.n_shots, self.val_fraction, self.n_val_splits, self.seed)
 
     # -- fit / predict ---------------------------------------------------------------------
     def _fit(self, X: AudioFeatures, y: np.ndarray, E: np.ndarray) -> None:
@@ -292,11 +322,7 @@ class FewShotConSE(ZeroShotEstimator):
                 "feature_space": str(self.feature_space_)}
 
     def _match(self, class_embeddings: np.ndarray) -> np.ndarray:
-        """Prototype row of each candidate, -1 where none (cosine >= 1 - MATCH_TOL)."""
-        cos = l2_normalize_rows(class_embeddings) @ l2_normalize_rows(
-            self.prototype_class_embeddings_).T
-        best = np.argmax(cos, axis=1)
-        return np.where(cos[np.arange(cos.shape[0]), best] >= 1 - MATCH_TOL, best, -1)
+        return match_rows(class_embeddings, self.prototype_class_embeddings_)
 
     def has_prototypes(self, class_embeddings: Any) -> np.ndarray:
         """Whether each candidate is a training class with clips (has a prototype).

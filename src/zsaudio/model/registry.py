@@ -1,7 +1,7 @@
 """The registry of zero-shot methods: name -> estimator class.
 
 >>> sorted(METHODS)[:4]
-['bilinear', 'bilinear-torch', 'conse', 'conse-anchored']
+['bilinear', 'bilinear-torch', 'calibrated-stacking', 'conse']
 >>> make_estimator("eszsl", alpha=0.5)
 ESZSL(alpha=0.5, gamma=1.0, normalize=True)
 """
@@ -13,9 +13,12 @@ from typing import Any
 from zsaudio.model.base import ZeroShotEstimator
 from zsaudio.model.baselines import ESZSL, SJE, DeViSE
 from zsaudio.model.bilinear import BilinearZSL
+from zsaudio.model.calibrated import CalibratedStacking
 from zsaudio.model.conse import ConSE
 from zsaudio.model.fewshot import FewShotConSE
 from zsaudio.model.hybrid import AnchoredConSE, ConSEMix
+from zsaudio.model.softmap import SoftMap
+from zsaudio.model.softmap_fewshot import MeanPooledSoftMapFewShot, SoftMapFewShot
 from zsaudio.model.torch_bilinear import BilinearTorch
 
 __all__ = ["METHODS", "make_estimator", "register_method"]
@@ -24,7 +27,7 @@ __all__ = ["METHODS", "make_estimator", "register_method"]
 METHODS: dict[str, type[ZeroShotEstimator]] = {
     cls.method_name: cls
     for cls in (BilinearZSL, ESZSL, SJE, DeViSE, BilinearTorch, ConSE, ConSEMix, AnchoredConSE,
-                FewShotConSE)
+                FewShotConSE, SoftMap, SoftMapFewShot, MeanPooledSoftMapFewShot, CalibratedStacking)
 }
 
 

@@ -53,6 +53,16 @@ DEFAULT_SEARCH: dict[str, tuple[dict[str, Any], dict[str, list]]] = {
     "conse-anchored": ({}, {}),
     "conse-mix": ({}, {}),
     "conse-fewshot": ({}, {}),
+    # The soft map (training-free): temperature and source texts chosen on validation
+    # classes; with fewer than MIN_SEARCH_CLASSES training classes, its a-priori defaults.
+    "softmap": ({}, {"tau": [0.01, 0.02, 0.03, 0.05, 0.1],
+                     "source_text": ["name", "synonyms", "name+description",
+                                     "synonyms+description"]}),
+    # The few-shot soft map searches the soft map's grid and its weight inside its own fit.
+    "softmap-fewshot": ({}, {}),
+    "softmap-fewshot-mean": ({}, {}),
+    # Calibrated stacking chooses gamma inside its fit; the base at its defaults.
+    "calibrated-stacking": ({}, {}),
 }
 
 

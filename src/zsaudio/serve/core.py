@@ -157,7 +157,7 @@ def display_name(name: str | None, index: int) -> str:
     return base or f"upload-{index}"
 
 
-def classification_document(clf: ZeroShotClassifier, model: str, labels: list[str], top_k: int,
+def classification_document(clf: ZeroShotClassifier, model: str | None, labels: list[str], top_k: int,
                             results: list[Classification]) -> dict[str, Any]:
     """The ``zsaudio classify --json`` document for the results of ``clf.classify``.
 
