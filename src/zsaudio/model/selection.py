@@ -56,36 +56,13 @@ def select_hyperparameters(
     fixed_params: dict[str, Any] | None = None,
     source: SourceLabelSpace | None = None,
 ) -> SelectionResult:
-    """Grid search scored by zero-shot accuracy on held-out training classes.
+    """:func:`zsaudio.model.grid.search_grid` for the registered method named ``method``
+    (a key of :data:`zsaudio.model.METHODS`); every other argument as there.
 
-    Parameters
-    ----------
-    method : str
-        A key of :data:`zsaudio.model.METHODS`.
-    grid : dict of str to list
-        Values to try per hyper-parameter (full Cartesian product).
-    X : AudioFeatures, or array-like of shape (n, D) for a method reading one field
-        Training samples only (never the test classes).
-    y : array-like of int, shape (n,)
-        Indices into ``class_embeddings``.
-    class_embeddings : array-like, shape (C, d)
-        Embeddings of the training classes.
-    n_val_classes : int or float
-        Validation classes per split (count, or fraction of classes with samples).
-    n_splits : int, default 3
-        Random class splits; scores are averaged over them.
-    seed : int, default 0
-        Seed of the splits.
-    k : int, default 1
-        Score is top-k accuracy on the validation classes.
-    fixed_params : dict or None
-        Hyper-parameters set for every grid point (e.g. ``{"seed": 1}``).
-    source : SourceLabelSpace or None
-        The encoder's label space, passed to every fit (methods that do not need it ignore it).
-
-    Returns
-    -------
-    SelectionResult
+    Raises
+    ------
+    ValueError
+        An unknown method (the known ones named), or what ``search_grid`` raises.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; known: {sorted(METHODS)}")
