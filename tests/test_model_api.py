@@ -267,3 +267,22 @@ def test_select_hyperparameters_passes_source():
     with pytest.raises(ValueError, match="10 class scores per clip but the source label space has 9"):
         select_hyperparameters("conse", {"top_t": [1]}, X, y, S, n_val_classes=4,
                                source=space(S[:9]))
+
+
+def test_damaged_model_files_are_refused_with_a_message(tmp_path):
+    """A truncated zip, a non-zip and JSON metadata of another shape: one ValueError each, no
+    zipfile or JSON traceback."""
+    from zsaudio.model.io import load_model, save_model
+
+    rng = np.random.default_rng(0)
+    est = make_estimator("eszsl").fit(rng.normal(size=(20, 4)), np.arange(20) % 3, rng.normal(size=(3, 2)))
+    good = tmp_path / "good.npz"
+    save_model(good, est, {})
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"PK\x03\x04 not really a zip")
+    for path in (truncated, garbage):
+        with pytest.raises(ValueError, match="cannot read model file"):
+            load_model(path)
+    assert load_model(good)[0].get_params() == est.get_params()

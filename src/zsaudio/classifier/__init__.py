@@ -1,7 +1,8 @@
 """The user API: rank any free-text labels for any recording (:class:`ZeroShotClassifier`).
 
-It stands on the model layer only (encoders, label encoders, :mod:`zsaudio.model`), as a thin
-client of :class:`zsaudio.model.HeldOutClassSearch`:
+It stands on the model layer (encoders, label encoders, :mod:`zsaudio.model`) and on
+:mod:`zsaudio.timeline` for long recordings, as a thin client of
+:class:`zsaudio.model.HeldOutClassSearch`:
 
 - :mod:`.core`: :class:`ZeroShotClassifier` (fit, save/load, classify);
 - :mod:`.results`: :class:`Classification`, :class:`Prediction`, candidate-label checks, errors;

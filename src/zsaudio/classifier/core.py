@@ -65,8 +65,8 @@ from zsaudio.model.io import save_model
 from zsaudio.model.search import MIN_SEARCH_CLASSES
 
 # The method users get unless they ask for another: the best zero-shot method of the committed
-# ESC-50 report (results/esc50_yamnet/report.md, Setting 3: unseen classes, no audio of them),
-# with YAMNet + MiniLM. See the README's results section.
+# ESC-50 reports (results/esc50_yamnet_softmap/report.md beside the round-1 rows of
+# results/esc50_yamnet: Settings 1-3, GZSL, 50-way), with YAMNet + MiniLM. See the README.
 DEFAULT_METHOD = "softmap"
 DEFAULT_AUDIO_ENCODER = "yamnet"
 DEFAULT_LABEL_ENCODER = "minilm"

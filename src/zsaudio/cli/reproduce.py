@@ -39,8 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"one or more of {', '.join(available_label_encoders())}; a sentence "
                    'encoder may carry a template: "minilm:the sound of {label}" (default minilm)')
     p.add_argument("--method", nargs="+", default=None, metavar="NAME",
-                   help="methods to run (default: bilinear conse conse-anchored conse-fewshot); "
-                   "any of bilinear eszsl sje devise conse conse-anchored conse-mix conse-fewshot")
+                   help="methods to run (default: bilinear conse softmap softmap-fewshot); any "
+                   "method or ablation of the report (see --all-methods)")
     p.add_argument("--all-methods", action="store_true",
                    help="run every method of the report (the default run has the paper's model, "
                    "ConSE and the best zero-shot and few-shot methods)")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 
 import numpy as np
 
@@ -120,17 +121,20 @@ def load_model(
     """
     try:
         data = np.load(path, allow_pickle=False)
-    except (OSError, EOFError, ValueError) as err:  # ValueError: neither npz nor npy
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("a bare .npy array, not a zsaudio model file")
+        with data:
+            if _META_KEY not in data.files:
+                raise ValueError(f"not a zsaudio model file (no {_META_KEY})")
+            meta = json.loads(str(data[_META_KEY]))
+            state = {
+                k[len(_STATE_PREFIX):]: data[k] for k in data.files if k.startswith(_STATE_PREFIX)
+            }
+    # A damaged file fails in many ways (truncated zip, bad member, bad JSON): all say so.
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as err:
         raise ValueError(f"cannot read model file {path}: {err}") from err
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path} is not a zsaudio model file (a bare .npy array)")
-    with data:
-        if _META_KEY not in data.files:
-            raise ValueError(f"{path} is not a zsaudio model file (no {_META_KEY})")
-        meta = json.loads(str(data[_META_KEY]))
-        state = {
-            k[len(_STATE_PREFIX):]: data[k] for k in data.files if k.startswith(_STATE_PREFIX)
-        }
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path} is not a zsaudio model file (metadata is not an object)")
     if meta.get("format") != FORMAT_NAME:
         raise ValueError(f"{path} is not a zsaudio model file (format {meta.get('format')!r})")
     if meta.get("format_version", 0) > FORMAT_VERSION:

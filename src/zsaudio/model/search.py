@@ -135,7 +135,7 @@ class HeldOutClassSearch:
         grid = {k: list(v) for k, v in (default_grid if self.grid is None else self.grid).items()
                 if k not in params}
         if "seed" in METHODS[self.method]._param_names():
-            params["seed"] = self.seed
+            params.setdefault("seed", self.seed)  # a seed fixed in ``params`` wins
         return params, grid
 
     def select(self, X: Any, y: Any, class_embeddings: Any,
