@@ -35,7 +35,6 @@ import numpy as np
 
 from zsaudio.audio import mel, params
 from zsaudio.audio.stream import DEFAULT_BLOCK_SECONDS, StreamDecodeError, stream_audio, stream_info
-from zsaudio.embeddings import get_audio_encoder
 from zsaudio.embeddings.frames import stream_patch_outputs
 from zsaudio.labels.candidates import check_candidate_labels
 
@@ -548,8 +547,7 @@ def classify_segments(
     labels = check_candidate_labels(labels)
     classifier.check_environment()
     info = stream_info(path)
-    encoder = get_audio_encoder(classifier.audio_encoder, device=classifier.device,
-                                **(classifier.audio_options or {}))
+    encoder = classifier.audio_model()  # the classifier's own instance: hashed once
     # Labels no word of which is known fail now, not after the first minutes of audio.
     n_cls = len(encoder.class_ids or [])
     classifier.score_features(np.zeros((1, encoder.dim), np.float32),

@@ -181,6 +181,12 @@ class ZeroShotClassifier:
             self._label_enc = CachedLabelEncoder(get_label_encoder(self.label_encoder, **options))
         return self._label_enc
 
+    def audio_model(self):
+        """The audio encoder (``zsaudio.embeddings.AudioEncoder``) this classifier embeds with:
+        one instance per encoder settings, shared by ``classify``, the environment check and
+        :meth:`classify_segments` (its model file is hashed once)."""
+        return self._get_audio_encoder()
+
     def _get_audio_encoder(self):
         # One instance per settings: creating it reads the class map, and its config() hashes
         # the model file (once per instance), so config checks and embedding share that work.
