@@ -294,17 +294,25 @@ class ZeroShotClassifier:
             temperature, t_record = validation_temperature(self.method, params, X, y, class_emb,
                                                            source, self.seed)
 
+        counts = {c: int(np.sum(y == i)) for i, c in enumerate(classes)}
+        self._set_fitted(estimator, params, search.resolved()[1] if len(classes) >= MIN_SEARCH_CLASSES
+                         else {}, audio_enc, source, classes, counts, failures, temperature, t_record)
+        return self
+
+    def _set_fitted(self, estimator, params: dict, searched: dict, audio_enc, source, classes: list,
+                    counts: dict, failures: dict, temperature: float, t_record: dict) -> None:
+        """The fitted state and the model file's description (``metadata_``), one rule for a
+        trained model and the training-free default."""
         self.estimator_ = estimator
         self.params_ = jsonable(params)
-        self.classes_ = classes
+        self.classes_ = list(classes)
         self.temperature_ = temperature
-        counts = {c: int(np.sum(y == i)) for i, c in enumerate(classes)}
         self.metadata_ = jsonable({
             "format": MODEL_FORMAT,
             "zsaudio_version": zsaudio.__version__,
             "method": self.method,
             "params": params,
-            "searched": search.resolved()[1] if len(classes) >= MIN_SEARCH_CLASSES else {},
+            "searched": searched,
             "audio_encoder": {"name": self.audio_encoder, "options": self.audio_options or {},
                               "config": audio_enc.config()},
             "label_encoder": {"name": self.label_encoder, "template": self.label_template,
@@ -315,13 +323,12 @@ class ZeroShotClassifier:
             "source_text": self.source_text if source is not None else None,
             **({"source_text_rule": "zsaudio.labels.audioset.source_text_rows (no template)"}
                if METHODS[self.method].needs_source_rows else {}),
-            "training": {"classes": classes, "clips_per_class": counts, "n_clips": int(len(y)),
-                         "failures": failures, "seed": self.seed},
+            "training": {"classes": list(classes), "clips_per_class": counts,
+                         "n_clips": int(sum(counts.values())), "failures": failures, "seed": self.seed},
             "temperature": temperature,
             "temperature_fit": t_record,
         })
         self._checked_env = True
-        return self
 
     # ------------------------------------------------------------------ persistence
     def _check_fitted(self) -> None:
@@ -607,23 +614,9 @@ def default_classifier(label_encoder: str = DEFAULT_LABEL_ENCODER, **runtime: An
                              temperature=TRAINING_FREE_TEMPERATURE, **runtime)
     audio_enc = clf._get_audio_encoder()
     source = clf._source(audio_enc)
-    clf.estimator_ = HeldOutClassSearch(TRAINING_FREE_METHOD, grid={}).fit(
+    estimator = HeldOutClassSearch(TRAINING_FREE_METHOD, grid={}).fit(
         None, None, None, source).best_estimator_
-    clf.params_ = jsonable(clf.estimator_.get_params())
-    clf.classes_ = []
-    clf.temperature_ = TRAINING_FREE_TEMPERATURE
-    clf.metadata_ = jsonable({
-        "format": MODEL_FORMAT, "zsaudio_version": zsaudio.__version__,
-        "method": TRAINING_FREE_METHOD, "params": clf.params_, "searched": {},
-        "audio_encoder": {"name": clf.audio_encoder, "options": {}, "config": audio_enc.config()},
-        "label_encoder": {"name": clf.label_encoder, "template": clf.label_template,
-                          "config": clf._get_label_encoder().config()},
-        "source_text": clf.source_text,
-        "source_text_rule": "zsaudio.labels.audioset.source_text_rows (no template)",
-        "training": {"classes": [], "clips_per_class": {}, "n_clips": 0, "failures": {},
-                     "seed": 0},
-        "temperature": TRAINING_FREE_TEMPERATURE,
-        "temperature_fit": {"fitted": False, "reason": "training-free default: fixed a priori"},
-    })
-    clf._checked_env = True
+    clf._set_fitted(estimator, estimator.get_params(), {}, audio_enc, source, [], {}, {},
+                    TRAINING_FREE_TEMPERATURE,
+                    {"fitted": False, "reason": "training-free default: fixed a priori"})
     return clf
