@@ -219,7 +219,11 @@ def test_cli_embed_and_classify_with_ray(cluster, files, tmp_path, capsys):
     assert code == 2 and "model file not found" in capsys.readouterr().err
 
 
-def test_a_batch_that_keeps_killing_its_worker_becomes_failures_not_a_crash(cluster, files, tmp_path):
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_a_batch_that_keeps_killing_its_worker_becomes_failures_not_a_crash(cluster, files, tmp_path,
+                                                                           n_workers):
+    # One worker holding every batch is the case where a dying actor could take innocent batches
+    # queued behind the poisoned one down with it; each must then cost only its own files.
     from zsaudio.cluster.jobs import EmbedWorker, _canonical, _run
     from zsaudio.embeddings import get_audio_encoder
 
@@ -236,7 +240,7 @@ def test_a_batch_that_keeps_killing_its_worker_becomes_failures_not_a_crash(clus
     config = _canonical(get_audio_encoder("yamnet").config())
     kwargs = {"encoder": "yamnet", "options": {}, "expected_config": config}
     summary = _run("embed", paths, str(tmp_path / "out"), {"kind": "test"}, DiesOnOneFile, kwargs,
-                   None, 2, 4, 1.0, 1, False)
+                   None, n_workers, 4, 1.0, 1, False)
     lost = paths[4:8]  # the poisoned batch of 4
     assert set(summary.failures) == set(lost) and summary.n_written == 8
     assert all(r.startswith("not processed") for r in summary.failures.values())

@@ -406,6 +406,8 @@ def _run(kind: str, sources, out: str, spec: dict, worker: type, worker_kwargs: 
         ctx = rd.DataContext.get_current()
         saved = ctx.max_errored_blocks, ctx.enable_progress_bars
         # A batch that keeps killing its worker is reported as failures, never fatal to the job.
+        # One batch in flight per actor: a batch queued behind a poisoned one on the same actor
+        # would die with it and spend its retries there (Ray Data's default queues two).
         ctx.max_errored_blocks, ctx.enable_progress_bars = -1, False
         seen: dict[str, tuple[bool, str]] = {}
         bar = tqdm(total=len(todo), desc=f"{kind} on ray ({n_workers} workers)", unit="file",
@@ -419,7 +421,8 @@ def _run(kind: str, sources, out: str, spec: dict, worker: type, worker_kwargs: 
                 warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
                 ds = ds.map_batches(worker, fn_constructor_kwargs=dict(worker_kwargs, out=output.uri),
                                     batch_size=batch_size, batch_format="numpy",
-                                    compute=rd.ActorPoolStrategy(size=n_workers),
+                                    compute=rd.ActorPoolStrategy(size=n_workers,
+                                                                 max_tasks_in_flight_per_actor=1),
                                     num_cpus=cpus_per_worker, max_task_retries=max_task_retries)
             for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
                 for path, ok, shard in zip(batch["path"], batch["ok"], batch["shard"], strict=True):
