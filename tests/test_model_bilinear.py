@@ -264,3 +264,38 @@ def test_float32_loop_follows_the_float64_oracle(method):
     np.testing.assert_array_equal(f32.predict_topk(X, Phi, 3), f64.predict_topk(X, Phi, 3))
     with pytest.raises(ValueError, match="dtype"):
         make_estimator(method, dtype="float16").fit(X, y, Phi)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fewer_samples_than_dimensions_trains_in_the_samples_span(seed):
+    """With n <= D / 2 the loop runs on the samples' coordinates in their span (n, n); the
+    oracle, which never changes coordinates, still agrees to 1e-10."""
+    from zsaudio.model.bilinear import _sample_coordinates
+
+    X, y, Phi = _random_problem(seed, n=24, D=60, C=6, d=5)
+    Z = _sample_coordinates(X)
+    assert Z.shape == (24, 24)
+    np.testing.assert_allclose(Z @ Z.T, X @ X.T, rtol=0, atol=1e-10 * np.abs(X @ X.T).max())
+    assert _sample_coordinates(X[:, :40]).shape == (24, 40)  # n > D / 2: left as it is
+    model = BilinearZSL(learning_rate=0.2, epochs=5, seed=seed, normalize=False).fit(X, y, Phi)
+    W, risks = literal_algorithm1(X, y, Phi, 0.2, 5, seed)
+    assert np.abs(W).max() > 0.1
+    np.testing.assert_allclose(model.W_, W, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(model.risk_history_, risks, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["bilinear", "sje", "devise", "bilinear-torch"])
+@pytest.mark.parametrize("n", [75, 20])
+def test_untracked_risk_changes_no_weight(method, n):
+    from zsaudio.model import make_estimator
+
+    X, y, Phi = _random_problem(2, n=n, D=50, C=6, d=5)
+    tracked = make_estimator(method, learning_rate=0.1, epochs=4, seed=1).fit(X, y, Phi)
+    untracked = make_estimator(method, learning_rate=0.1, epochs=4, seed=1, track_risk=False).fit(X, y, Phi)
+    assert tracked.risk_history_.shape == (4,) and untracked.risk_history_.shape == (0,)
+    np.testing.assert_array_equal(untracked.W_, tracked.W_)
+    if method == "bilinear-torch":
+        return  # no one-run epoch path
+    path = untracked._fit_path(X, y, Phi, [2, 4])
+    np.testing.assert_array_equal(path[1].W_, tracked.W_)
+    assert path[0].risk_history_.shape == (0,)

@@ -156,11 +156,12 @@ class SJE(BilinearZSL):
     seed : int, default 0
     normalize : bool, default True
     dtype : {"float64", "float32"}, default "float64"
+    track_risk : bool, default True
 
     Attributes
     ----------
     W_ : np.ndarray, shape (D, d)
-    risk_history_ : np.ndarray, shape (epochs,)
+    risk_history_ : np.ndarray, shape (epochs,), or (0,) without ``track_risk``
         Mean of max_y [Δ + F(x, y) − F(x, yₙ)]₊ after each epoch.
     """
 
@@ -180,11 +181,12 @@ class DeViSE(BilinearZSL):
         Hinge margin (Frome et al. use 0.1 with unit-norm embeddings).
     normalize : bool, default True
     dtype : {"float64", "float32"}, default "float64"
+    track_risk : bool, default True
 
     Attributes
     ----------
     W_ : np.ndarray, shape (D, d)
-    risk_history_ : np.ndarray, shape (epochs,)
+    risk_history_ : np.ndarray, shape (epochs,), or (0,) without ``track_risk``
         Mean of Σ_y [margin + F(x, y) − F(x, yₙ)]₊ after each epoch.
     """
 
@@ -199,9 +201,10 @@ class DeViSE(BilinearZSL):
         margin: float = 0.1,
         normalize: bool = True,
         dtype: str = "float64",
+        track_risk: bool = True,
     ):
         super().__init__(learning_rate=learning_rate, epochs=epochs, seed=seed,
-                         normalize=normalize, dtype=dtype)
+                         normalize=normalize, dtype=dtype, track_risk=track_risk)
         self.margin = margin
 
     def _margin(self) -> float:

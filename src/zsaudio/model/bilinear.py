@@ -34,8 +34,9 @@ Interpretations of the paper's text (each one is what the code does):
 6. Each epoch visits every sample once in a new order ``rng.permutation(n)``, all drawn from
    one ``np.random.default_rng(seed)`` created at the start of ``fit``; ``epochs`` is m.
 7. ``risk_history_[e]`` is R(W) over the training set with W at the end of epoch e + 1
-   (length ``epochs``); R(0) = β_{C−1} for reference. No regularisation term is used (the
-   paper's objective has none; early stopping through m is the regulariser).
+   (length ``epochs``; empty with ``track_risk=False``); R(0) = β_{C−1} for reference. No
+   regularisation term is used (the paper's objective has none; early stopping through m is
+   the regulariser).
 8. θ and φ are the given vectors, or (``normalize=True``, the default) θ = audio features
    standardised with the training mean and standard deviation per dimension then scaled to
    unit L2 norm, and φ = class embeddings scaled to unit L2 norm (all-zero embeddings, e.g. of
@@ -49,7 +50,9 @@ once at the end. Samples are processed in blocks of the epoch's order: the block
 come from one matrix product with M, each sample's scores are corrected by the block's
 earlier updates through the block's Gram matrix, and M is updated once per block. The
 per-sample work (losses, the sort, the weights: O(C) each) is compiled by numba, since as
-numpy calls it was dominated by call overhead; the matrix products are then most of the time.
+numpy calls it was dominated by call overhead. With fewer samples than dimensions the loop runs
+on the samples' coordinates in their own span (:func:`_sample_coordinates`), which keep every
+inner product the algorithm reads.
 
 The same loop trains the SJE and DeViSE baselines (``zsaudio.model.baselines``), which differ
 only in which violating classes update and with what weight.
@@ -69,6 +72,7 @@ from zsaudio.model.base import (
     check_fit_inputs,
     l2_normalize_rows,
 )
+from zsaudio.model.blas import gram_lower_into, matmul_into
 
 __all__ = [
     "BilinearModel",
@@ -165,6 +169,7 @@ def ranking_sgd(
     margin: float = 1.0,
     checkpoints: list[int] | None = None,
     dtype: str = "float64",
+    track_risk: bool = True,
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Per-sample SGD on a ranking hinge loss of a bilinear model (Algorithm 1 and kin).
 
@@ -191,13 +196,24 @@ def ranking_sgd(
     dtype : {"float64", "float32"}
         Precision of the loop's arrays (float32 halves the memory traffic of its products;
         W is returned in float64 either way).
+    track_risk : bool
+        Compute the risk after every epoch (one more product of the training set with the
+        model per epoch, about a sixth of a fit on ESC-50); False returns an empty array.
 
     Returns
     -------
     Ws : list of np.ndarray, shape (D, d)
         W after each checkpoint epoch, in the order of ``sorted(set(checkpoints))``.
-    risks : np.ndarray, shape (epochs,)
+    risks : np.ndarray, shape (epochs,), or (0,) without ``track_risk``
         :func:`ranking_risk` after each epoch.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 6)); y = np.arange(40) % 4; E = rng.normal(size=(4, 3))
+    >>> Ws, risks = ranking_sgd(X, y, E, learning_rate=0.1, epochs=5, seed=0, checkpoints=[2, 5])
+    >>> [W.shape for W in Ws], risks.shape, bool(risks[-1] < risks[0])
+    ([(6, 3), (6, 3)], (5,), True)
     """
     checkpoints = sorted(set([epochs] if checkpoints is None else checkpoints))
     if checkpoints[0] < 1 or checkpoints[-1] > epochs:
@@ -207,35 +223,55 @@ def ranking_sgd(
     with _single_threaded_blas():
         return _ranking_sgd_loop(
             X, y, class_embeddings, float(learning_rate), epochs, seed, weighting, margin,
-            checkpoints, np.dtype(dtype),
+            checkpoints, np.dtype(dtype), bool(track_risk),
         )
 
 
 _WEIGHTING_CODES = {"rank": 0, "all": 1, "max": 2}
 
 
-def _ranking_sgd_loop(X, y, class_embeddings, eta, epochs, seed, weighting, margin, checkpoints, dtype):
+def _sample_coordinates(X: np.ndarray) -> np.ndarray:
+    """Rows of ``X`` (n, D) in coordinates that keep every inner product between them.
+
+    Algorithm 1 reads the training samples only through inner products among them: a score
+    x·M with M a combination of training samples, the Gram matrix of a block. With fewer
+    samples than dimensions (Setting 1's 8 classes: n = 320, D = 1024) their coordinates in
+    an orthonormal basis of their span, R (n, n) from Xᵀ = QR, train the same model with
+    products a third the size; the fitted W is recovered from X itself. The QR is worth its
+    cost only when n is well below D.
+    """
     n, D = X.shape
+    if 2 * n > D:
+        return X
+    return np.linalg.qr(X.T, mode="r").T
+
+
+def _ranking_sgd_loop(X, y, class_embeddings, eta, epochs, seed, weighting, margin, checkpoints, dtype,
+                      track_risk):
+    n, _ = X.shape
     C = class_embeddings.shape[0]
-    X = np.ascontiguousarray(X, dtype=dtype)
+    Z = np.ascontiguousarray(_sample_coordinates(X), dtype=dtype)
     y = np.ascontiguousarray(y, dtype=np.int64)
     # M's update is x·(K c)ᵀ
     K = np.ascontiguousarray(class_embeddings @ class_embeddings.T, dtype=dtype)
     wr = rank_weights(C, weighting).astype(dtype)
     cw = np.cumsum(wr)
-    M = np.zeros((D, C), dtype)  # W Φᵀ: the training-class scores of any x are x @ M
+    M = np.zeros((Z.shape[1], C), dtype)  # W Φᵀ: the training-class scores of any z are z @ M
     A = np.zeros((n, C), dtype)  # W = −η Xᵀ A Φ
     rng = np.random.default_rng(seed)
-    risks = np.empty(epochs)
+    risks = np.empty(epochs if track_risk else 0)
     Ws = []
     code = _WEIGHTING_CODES[weighting]
     for epoch in range(1, epochs + 1):
-        _sgd_epoch(X, y, rng.permutation(n), M, A, K, wr, cw, dtype.type(eta), dtype.type(margin), code,
+        _sgd_epoch(Z, y, rng.permutation(n), M, A, K, wr, cw, dtype.type(eta), dtype.type(margin), code,
                    _BLOCK_SIZE)
-        risks[epoch - 1] = ranking_risk(X @ M, y, weighting, margin)
+        if track_risk:
+            risks[epoch - 1] = ranking_risk(Z @ M, y, weighting, margin)
         if epoch in checkpoints:
-            # (XᵀA)Φ: C is far below n and d, so this order is the cheap one
-            Ws.append((-eta) * ((X.T @ A).astype(np.float64) @ class_embeddings))
+            # (XᵀA)Φ: C is far below n and d, so this order is the cheap one; Z is X in the
+            # loop's precision unless it holds sample coordinates
+            XtA = Z.T @ A if Z.shape == X.shape else X.T @ A
+            Ws.append((-eta) * (XtA.astype(np.float64) @ class_embeddings))
     return Ws, risks
 
 
@@ -247,17 +283,31 @@ def _sgd_epoch(X, y, perm, M, A, K, wr, cw, eta, margin, weighting, block):  # p
     block's scores come from one product with M; sample j's scores are corrected by the
     block's earlier updates through the block's Gram matrix; M is updated once per block.
     Every array (and ``eta``, ``margin``) has one float dtype, float64 or float32; the
-    temporaries take it too. (Coverage cannot trace compiled code; the tests compare it with a
-    literal loop.)
+    temporaries take it too. Nothing is allocated per block or sample (the products write
+    into buffers, :mod:`zsaudio.model.blas`), and the per-sample work touches only the
+    violating classes (a handful after the first epoch). (Coverage cannot trace compiled code;
+    the tests compare it with a literal loop.)
     """
     n, D = X.shape
     C = M.shape[1]
+    Xb_all = np.empty((block, D), X.dtype)
+    S_all = np.empty((block, C), M.dtype)
+    G = np.empty((block, block), M.dtype)  # −η x_j·x_k, lower triangle
+    Cb = np.zeros((block, C), M.dtype)  # c_j: W −= η x_j (c_j Φ)
+    V = np.zeros((block, C), M.dtype)  # K c_j: M −= η x_j (K c_j)ᵀ
+    X_updating = np.empty((block, D), X.dtype)  # the block's samples that update, and their K c_j
+    V_updating = np.empty((block, C), M.dtype)
+    updated = np.zeros(block, dtype=np.bool_)
+    neg_loss = np.empty(C, M.dtype)
+    s = np.empty(C, M.dtype)
+    violators = np.empty(C, np.int64)
     for start in range(0, n, block):
         b = min(block, n - start)
-        Xb = np.empty((b, D), X.dtype)
+        Xb = Xb_all[:b]
         for i in range(b):
             Xb[i] = X[perm[start + i]]
-        S = Xb @ M
+        S = S_all[:b]
+        matmul_into(Xb, M, S, 1.0, 0.0, False)
         violates = False
         for i in range(b):
             yi = y[perm[start + i]]
@@ -269,44 +319,69 @@ def _sgd_epoch(X, y, perm, M, A, K, wr, cw, eta, margin, weighting, block):  # p
                 break
         if not violates:
             continue  # no sample of the block updates: nothing changes
-        G = (-eta) * (Xb @ Xb.T)
-        Cb = np.zeros((b, C), M.dtype)  # c_j: W −= η x_j (c_j Φ)
-        V = np.zeros((b, C), M.dtype)  # K c_j: M −= η x_j (K c_j)ᵀ
-        updated = np.zeros(b, dtype=np.bool_)
-        neg_loss = np.empty(C, M.dtype)
+        gram_lower_into(Xb, G, -eta)
+        Cb[:b] = 0.0
+        V[:b] = 0.0
+        updated[:b] = False
+        n_updated = 0
         for j in range(b):
             yj = y[perm[start + j]]
-            s = S[j].copy()
+            s[:] = S[j]
             for k in range(j):
                 if updated[k]:
-                    s += G[j, k] * V[k]
-            p = 0
+                    g = G[j, k]
+                    for c in range(C):
+                        s[c] += g * V[k, c]
+            p = 0  # violating classes, collected in class order
             for c in range(C):
                 neg_loss[c] = 0 if c == yj else (s[yj] - margin) - s[c]
                 if neg_loss[c] < 0.0:
+                    violators[p] = c
                     p += 1
             if p == 0:
                 continue
-            cj = Cb[j]
             if weighting == 2:
-                cj[np.argmin(neg_loss)] = 1.0  # first of the most violating classes
-                cj[yj] = -1.0
+                top = violators[0]  # first of the most violating classes
+                for r in range(1, p):
+                    if neg_loss[violators[r]] < neg_loss[top]:
+                        top = violators[r]
+                Cb[j, top] = 1.0
+                Cb[j, yj] = -1.0
+                p = 1
+                violators[0] = top
             elif weighting == 1:
-                for c in range(C):
-                    if neg_loss[c] < 0.0:
-                        cj[c] = 1.0
-                cj[yj] = -float(p)
-            else:
-                order = np.argsort(neg_loss, kind="mergesort")  # descending ℓ, ties: low index
                 for r in range(p):
-                    cj[order[r]] = wr[r]
-                cj[yj] = -cw[p - 1]
-            V[j] = K @ cj
+                    Cb[j, violators[r]] = 1.0
+                Cb[j, yj] = -float(p)
+            else:
+                # Stable insertion sort by descending loss: collected in class order, ties keep
+                # the lower index first; p is small, so this beats a sort of all C classes.
+                for r in range(1, p):
+                    c = violators[r]
+                    q = r - 1
+                    while q >= 0 and neg_loss[violators[q]] > neg_loss[c]:
+                        violators[q + 1] = violators[q]
+                        q -= 1
+                    violators[q + 1] = c
+                for r in range(p):
+                    Cb[j, violators[r]] = wr[r]
+                Cb[j, yj] = -cw[p - 1]
+            # K c_j over the non-zeros of c_j (K is symmetric)
+            for r in range(p):
+                w = Cb[j, violators[r]]
+                for c in range(C):
+                    V[j, c] += w * K[violators[r], c]
+            w = Cb[j, yj]
+            for c in range(C):
+                V[j, c] += w * K[yj, c]
+            X_updating[n_updated] = Xb[j]
+            V_updating[n_updated] = V[j]
             updated[j] = True
-        rows = np.flatnonzero(updated)
-        M += Xb[rows].T @ ((-eta) * V[rows])
-        for r in rows:
-            A[perm[start + r]] += Cb[r]
+            n_updated += 1
+        matmul_into(X_updating[:n_updated], V_updating[:n_updated], M, -eta, 1.0, True)
+        for r in range(b):
+            if updated[r]:
+                A[perm[start + r]] += Cb[r]
 
 
 class BilinearModel(ZeroShotEstimator):
@@ -356,12 +431,15 @@ class BilinearZSL(BilinearModel):
         and scale class embeddings to unit norm (see the module docstring, point 8).
     dtype : {"float64", "float32"}, default "float64"
         Precision of the SGD loop (:func:`ranking_sgd`); W_ is float64 either way.
+    track_risk : bool, default True
+        Compute ``risk_history_`` (a diagnostic; costs about a sixth of the fit). Like
+        scikit-learn's ``compute_score``, it changes no prediction.
 
     Attributes
     ----------
     W_ : np.ndarray, shape (D, d)
         The learnt compatibility matrix (on normalised inputs if ``normalize``).
-    risk_history_ : np.ndarray, shape (epochs,)
+    risk_history_ : np.ndarray, shape (epochs,), or (0,) without ``track_risk``
         Empirical risk of eq. (4) after each epoch.
     feature_mean_, feature_scale_ : np.ndarray, shape (D,)
         Training statistics (only if ``normalize``).
@@ -382,13 +460,14 @@ class BilinearZSL(BilinearModel):
 
     def __init__(
         self, learning_rate: float = 0.01, epochs: int = 20, seed: int = 0, normalize: bool = True,
-        dtype: str = "float64",
+        dtype: str = "float64", track_risk: bool = True,
     ):
         self.learning_rate = learning_rate
         self.epochs = epochs
         self.seed = seed
         self.normalize = normalize
         self.dtype = dtype
+        self.track_risk = track_risk
 
     def _margin(self) -> float:
         return 1.0
@@ -405,6 +484,7 @@ class BilinearZSL(BilinearModel):
         Ws, risks = ranking_sgd(
             Xn, y, En, learning_rate=self.learning_rate, epochs=int(self.epochs),
             seed=self.seed, weighting=self._weighting, margin=self._margin(), dtype=self.dtype,
+            track_risk=self.track_risk,
         )
         self.W_ = Ws[-1]
         self.risk_history_ = risks
@@ -427,6 +507,7 @@ class BilinearZSL(BilinearModel):
         Ws, risks = ranking_sgd(
             Xn, y, En, learning_rate=self.learning_rate, epochs=max(values), seed=self.seed,
             weighting=self._weighting, margin=self._margin(), checkpoints=values, dtype=self.dtype,
+            track_risk=self.track_risk,
         )
         by_epochs = dict(zip(sorted(set(values)), Ws, strict=True))
         fitted = []
@@ -434,6 +515,6 @@ class BilinearZSL(BilinearModel):
             est = type(self)(**{**self.get_params(), "epochs": v})
             est._set_state({k: np.asarray(a) for k, a in longest._state_arrays().items()})
             est.W_ = by_epochs[v]
-            est.risk_history_ = risks[:v].copy()
+            est.risk_history_ = risks[:v].copy()  # empty without track_risk
             fitted.append(est)
         return fitted

@@ -47,11 +47,13 @@ class BilinearTorch(BilinearZSL):
         torch intra-op threads while fitting on the CPU (restored afterwards; None leaves
         torch's setting). The per-batch products are small: on a busy 2-core machine two
         spinning threads made a fit 40x slower than one (measured, benchmarks/bench_fit.py).
+    track_risk : bool, default True
+        Compute ``risk_history_`` (changes no prediction).
 
     Attributes
     ----------
     W_ : np.ndarray, float64, shape (D, d)
-    risk_history_ : np.ndarray, shape (epochs,)
+    risk_history_ : np.ndarray, shape (epochs,), or (0,) without ``track_risk``
         Empirical risk of eq. (4) after each epoch.
 
     Examples
@@ -75,9 +77,10 @@ class BilinearTorch(BilinearZSL):
         device: str = "cpu",
         dtype: str = "float32",
         cpu_threads: int | None = 1,
+        track_risk: bool = True,
     ):
         super().__init__(learning_rate=learning_rate, epochs=epochs, seed=seed,
-                         normalize=normalize)
+                         normalize=normalize, track_risk=track_risk)
         self.batch_size = batch_size
         self.device = device
         self.dtype = dtype
@@ -124,7 +127,7 @@ class BilinearTorch(BilinearZSL):
         M = torch.zeros((D, C), dtype=tdtype, device=dev)
         A = torch.zeros((n, C), dtype=tdtype, device=dev)
         rng = np.random.default_rng(self.seed)
-        risks = np.empty(int(self.epochs))
+        risks = np.empty(int(self.epochs) if self.track_risk else 0)
         with torch.no_grad():
             for epoch in range(int(self.epochs)):
                 perm = torch.as_tensor(rng.permutation(n), device=dev)
@@ -142,8 +145,9 @@ class BilinearTorch(BilinearZSL):
                     coef[rows, yb] = -w.sum(dim=1)
                     M -= eta * (xb.T @ (coef @ K))
                     A.index_add_(0, idx, coef)
-                scores = (Xt @ M).double().cpu().numpy()
-                risks[epoch] = ranking_risk(scores, y, self._weighting, margin)
+                if self.track_risk:
+                    scores = (Xt @ M).double().cpu().numpy()
+                    risks[epoch] = ranking_risk(scores, y, self._weighting, margin)
             W = -eta * (Xt.T @ (A @ Et))
         self.W_ = W.double().cpu().numpy()
         self.risk_history_ = risks
