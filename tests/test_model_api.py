@@ -137,7 +137,7 @@ def test_registry_and_make_estimator():
         assert cls.method_name == name and issubclass(cls, ZeroShotEstimator)
     est = make_estimator("bilinear", learning_rate=0.1, epochs=3)
     assert est.get_params() == {"learning_rate": 0.1, "epochs": 3, "seed": 0, "normalize": True,
-                                "dtype": "float64"}
+                                "dtype": "float64", "track_risk": True}
     with pytest.raises(ValueError, match="unknown method 'nope'"):
         make_estimator("nope")
     with pytest.raises(ValueError, match="unknown hyper-parameter"):
