@@ -255,8 +255,8 @@ class ZeroShotEstimator:
         if not isinstance(source, SourceLabelSpace):
             raise ValueError(f"{name} ranks through the audio encoder's own classes: give "
                              f"source=SourceLabelSpace(names, vectors), got {type(source).__name__}")
-        S = check_matrix(source.vectors, "source.vectors").astype(np.float32)
-        mask = source.usable()
+        checked = source.checked
+        S, mask = checked.vectors, checked.mask
         if not mask.any():
             raise ValueError("no usable source class (all masked or all-zero embeddings)")
         scores = X.scores if isinstance(X, AudioFeatures) else X
@@ -266,14 +266,12 @@ class ZeroShotEstimator:
         if E is not None and E.shape[1] != S.shape[1]:
             raise ValueError(f"class_embeddings have dimension {E.shape[1]}, source embeddings "
                              f"{S.shape[1]}: use the same label encoder")
-        self.source_names_ = np.asarray([str(n) for n in source.names])
+        # Shared, read-only arrays (SourceLabelSpace.checked): no estimator writes its state.
+        self.source_names_ = checked.names
         self.source_embeddings_ = S
         self.source_mask_ = mask
         if self.needs_source_rows:
-            rows, owner, kind = source.text_rows()
-            self.source_rows_ = check_matrix(rows, "source.rows").astype(np.float32)
-            self.source_row_owner_ = np.asarray(owner, np.int64)
-            self.source_row_kind_ = np.asarray(kind, np.int64)
+            self.source_rows_, self.source_row_owner_, self.source_row_kind_ = source.checked_rows
 
     def _source(self) -> SourceLabelSpace:
         """The source label space stored by ``fit`` (for fitting sub-estimators), with its text
