@@ -221,17 +221,19 @@ class ZeroShotEstimator:
         return float(np.mean(np.any(top == y[:, None], axis=1)))
 
     # --- inputs -----------------------------------------------------------------------
-    def _inputs(self, X: Any) -> Any:
+    @classmethod
+    def _inputs(cls, X: Any) -> Any:
         """X validated into what the hooks take: the one array read, or AudioFeatures of
-        validated float64 arrays for a method reading both fields."""
-        name = type(self).__name__
+        validated float64 arrays for a method reading several fields. A class method: a
+        search validates its clips once for every grid point (validated X passes unchanged)."""
+        name = cls.__name__
         if not isinstance(X, AudioFeatures):
-            if len(self.uses) != 1:
-                raise ValueError(f"{name} reads {' and '.join(self.uses)}: pass "
+            if len(cls.uses) != 1:
+                raise ValueError(f"{name} reads {' and '.join(cls.uses)}: pass "
                                  "AudioFeatures(embeddings=..., scores=...)")
             return check_matrix(X, "X")
         arrays = []
-        for field_name in self.uses:
+        for field_name in cls.uses:
             a = getattr(X, field_name)
             if a is None:
                 raise ValueError(
@@ -241,7 +243,7 @@ class ZeroShotEstimator:
             arrays.append(check_matrix(a, f"X.{field_name}"))
         if len(arrays) == 1:
             return arrays[0]
-        return AudioFeatures(**dict(zip(self.uses, arrays, strict=True)))
+        return AudioFeatures(**dict(zip(cls.uses, arrays, strict=True)))
 
     def _input_width(self, X: Any) -> int:
         if X is None:  # training-free, no clips: the method reads the K scores

@@ -131,14 +131,18 @@ def _training_free_scores(cls: type, points: list[dict], X: Any, y: np.ndarray, 
     """Per grid point, its score on each split, for a method that learns nothing from the
     training clips: one fit (on all clips, which only validates them) and one decision function
     on the validation clips of every split against every class, indexed per split."""
+    # Converted once (float64, only the fields read) rather than by each of the grid's fits and
+    # decision functions; the converted form validates without a copy.
+    X = cls._inputs(X)
     rows = np.flatnonzero(np.isin(y, np.concatenate(splits)))  # clips validated in any split
+    X_val = X[rows]
     where = np.full(y.size, -1)
     where[rows] = np.arange(rows.size)
     sides = [split_sides(y, val, np.arange(E.shape[0])) for val in splits]
     scores: dict[int, list[float]] = {}
     for i, point in enumerate(points):
         est = cls(**{**fixed_params, **point}).fit(X, y, E, source=source)
-        S = est.decision_function(X[rows], E)
+        S = est.decision_function(X_val, E)
         scores[i] = [topk_accuracy(S[np.ix_(where[is_val], val)], y_val, k)
                      for val, (is_val, _, _, y_val) in zip(splits, sides, strict=True)]
     return scores
