@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zsaudio.model import ConSE, SoftMap
+from zsaudio.model import ConSE, HeldOutClassSearch, SoftMap
 from zsaudio.model.arrays import check_matrix
-from zsaudio.model.features import SourceLabelSpace
+from zsaudio.model.features import AudioFeatures, SourceLabelSpace
 
 
 def _rows_space(seed=0, K=6, d=4, dtype=np.float32):
@@ -61,3 +61,35 @@ def test_estimators_share_the_checked_source_and_raise_as_before():
             ConSE().fit(source=bad)
     with pytest.raises(ValueError, match="no usable source class"):
         ConSE().fit(source=SourceLabelSpace(["a"], np.zeros((1, 2))))
+
+
+def test_only_keeps_the_fields_a_method_reads_sharing_the_arrays():
+    rng = np.random.default_rng(0)
+    feats = AudioFeatures(embeddings=rng.normal(size=(5, 3)), scores=rng.uniform(size=(5, 4)))
+    kept = feats.only(ConSE.uses)
+    assert kept.embeddings is None and kept.scores is feats.scores
+    np.testing.assert_array_equal(kept[[1, 3]].scores, feats[[1, 3]].scores)
+    with pytest.raises(ValueError, match="no feature field"):
+        feats.only(("logits",))
+
+
+def test_features_without_the_field_read_give_the_clear_error_in_a_search():
+    """The runner passes only the fields a method reads: without scores, a training-free search
+    says which field is missing (not that X has no rows)."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(8), 3)
+    X = AudioFeatures(embeddings=rng.normal(size=(24, 3))).only(SoftMap.uses)
+    with pytest.raises(ValueError, match="scores, which these features lack"):
+        HeldOutClassSearch("softmap").select(X, y, rng.normal(size=(8, 4)), _rows_space(d=4))
+
+
+def test_training_free_search_on_float32_features_equals_float64():
+    """The search converts the clips once; the same scores as converted per fit."""
+    space = _rows_space(K=6, d=4)
+    rng = np.random.default_rng(1)
+    y = np.repeat(np.arange(8), 4)
+    scores = rng.uniform(size=(32, 6)).astype(np.float32)
+    E = rng.normal(size=(8, 4)).astype(np.float32)
+    tables = [HeldOutClassSearch("softmap").select(X, y, E, space)[1].table
+              for X in (scores, scores.astype(np.float64), AudioFeatures(scores=scores))]
+    assert tables[0] == tables[1] == tables[2]

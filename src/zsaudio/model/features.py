@@ -83,6 +83,20 @@ class AudioFeatures:
         """The features of some clips (any numpy row index: array of indices, mask, slice)."""
         return AudioFeatures(*(None if a is None else a[rows] for a in self._arrays()))
 
+    def only(self, fields: Sequence[str]) -> AudioFeatures:
+        """These features with only ``fields`` kept (the others None), the arrays shared: all a
+        method reading ``fields`` (``ZeroShotEstimator.uses``) sees, so that taking rows
+        afterwards copies nothing it does not read.
+
+        >>> feats = AudioFeatures(embeddings=np.zeros((4, 3)), scores=np.ones((4, 2)))
+        >>> feats.only(("scores",))[:2].embeddings is None
+        True
+        """
+        unknown = sorted(set(fields) - set(FEATURE_FIELDS))
+        if unknown:
+            raise ValueError(f"no feature field {unknown}; fields: {FEATURE_FIELDS}")
+        return AudioFeatures(**{f: getattr(self, f) for f in fields})
+
 
 @dataclass(frozen=True)
 class SourceLabelSpace:

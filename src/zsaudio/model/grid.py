@@ -104,6 +104,10 @@ def search_grid(
         if not isinstance(values, (list, tuple)) or len(values) == 0:
             raise ValueError(f"grid[{name!r}] must be a non-empty list, got {values!r}")
     E = check_matrix(class_embeddings, "class_embeddings")
+    if cls.training_free:
+        # Converted once (float64, only the fields read) rather than by each grid point's fit
+        # and decision function; the converted form validates without a copy.
+        X = cls._inputs(X)
     y = check_labels(y, len(X), E.shape[0])
     check_two_classes(y)
     splits = validation_splits(y, n_val_classes, n_splits, seed)
@@ -129,11 +133,9 @@ def _training_free_scores(cls: type, points: list[dict], X: Any, y: np.ndarray, 
                           splits: list[np.ndarray], k: int, fixed_params: dict,
                           source: SourceLabelSpace | None) -> dict[int, list[float]]:
     """Per grid point, its score on each split, for a method that learns nothing from the
-    training clips: one fit (on all clips, which only validates them) and one decision function
-    on the validation clips of every split against every class, indexed per split."""
-    # Converted once (float64, only the fields read) rather than by each of the grid's fits and
-    # decision functions; the converted form validates without a copy.
-    X = cls._inputs(X)
+    training clips (``X`` already validated by ``cls._inputs``): one fit (on all clips, which
+    only validates them) and one decision function on the validation clips of every split
+    against every class, indexed per split."""
     rows = np.flatnonzero(np.isin(y, np.concatenate(splits)))  # clips validated in any split
     X_val = X[rows]
     where = np.full(y.size, -1)
