@@ -168,28 +168,34 @@ _SHARED: dict = {}
 def _select_task(task: tuple[int, int]) -> dict:
     spec_i, split_i = task
     split, targets = _SHARED["splits"][split_i], _SHARED["targets"]
-    with threadpool_limits(1):  # one BLAS thread per worker: the workers are the parallelism
-        return select_for_split(_SHARED["specs"][spec_i], _SHARED["features"],
-                                split.selection_idx(targets), split.selection_classes, targets,
-                                SELECTION_SEED)
+    return select_for_split(_SHARED["specs"][spec_i], _SHARED["features"],
+                            split.selection_idx(targets), split.selection_classes, targets,
+                            SELECTION_SEED)
 
 
 def _fit_task(task: tuple[int, int, dict]) -> SplitResult:
     spec_i, split_i, params = task
-    with threadpool_limits(1):
-        return run_split(_SHARED["specs"][spec_i], _SHARED["splits"][split_i], _SHARED["features"],
-                         _SHARED["targets"], params)
+    return run_split(_SHARED["specs"][spec_i], _SHARED["splits"][split_i], _SHARED["features"],
+                     _SHARED["targets"], params)
+
+
+def _one_blas_thread() -> None:
+    """Initializer of a worker process: one BLAS thread for its whole life (the workers are the
+    parallelism). Set once per worker: building the limits scans the loaded libraries, which
+    cost more than many a task."""
+    threadpool_limits(1)
 
 
 def _map(fn, tasks: list, workers: int, bar) -> list:
     if workers == 1:
         out = []
-        for t in tasks:
-            out.append(fn(t))
-            bar.update()
+        with threadpool_limits(1):  # one BLAS thread, as in a worker: the same arithmetic
+            for t in tasks:
+                out.append(fn(t))
+                bar.update()
         return out
     ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_one_blas_thread) as pool:
         out = []
         for r in pool.map(fn, tasks, chunksize=1):
             out.append(r)
