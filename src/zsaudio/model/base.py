@@ -191,6 +191,15 @@ class ZeroShotEstimator:
         X, E = self._check_predict_inputs(X, class_embeddings)
         return self._decision_function(X, E)
 
+    def _grid_decision_function(self, X: Any, class_embeddings: Any, shared: dict) -> np.ndarray:
+        """:meth:`decision_function`, called by the grid search of a training-free method for
+        each of its estimators: fitted on the same inputs, differing only in hyper-parameters,
+        scoring the same ``X`` and ``class_embeddings``. ``shared`` is one dict the search
+        keeps across those calls, where a method may keep the work that does not depend on
+        the hyper-parameters it is keyed by (the same numbers as computing it again); the
+        result may then be shared too, read-only. Default: ``shared`` is not used."""
+        return self.decision_function(X, class_embeddings)
+
     def predict(self, X: Any, class_embeddings: Any) -> np.ndarray:
         """Index (into ``class_embeddings``) of the best class per sample, shape (n,).
 

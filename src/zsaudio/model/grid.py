@@ -142,9 +142,10 @@ def _training_free_scores(cls: type, points: list[dict], X: Any, y: np.ndarray, 
     where[rows] = np.arange(rows.size)
     sides = [split_sides(y, val, np.arange(E.shape[0])) for val in splits]
     scores: dict[int, list[float]] = {}
+    shared: dict = {}  # work the grid points share (ZeroShotEstimator._grid_decision_function)
     for i, point in enumerate(points):
         est = cls(**{**fixed_params, **point}).fit(X, y, E, source=source)
-        S = est.decision_function(X_val, E)
+        S = est._grid_decision_function(X_val, E, shared)
         scores[i] = [topk_accuracy(S[np.ix_(where[is_val], val)], y_val, k)
                      for val, (is_val, _, _, y_val) in zip(splits, sides, strict=True)]
     return scores
