@@ -187,9 +187,10 @@ class SoftMapFewShot(ZeroShotEstimator):
             proto = class_prototypes(proto_features[shots], y[shots], val)
             cos = l2_normalize_rows(proto_features[query]) @ proto.T
             y_query = np.searchsorted(val, y[query])
+            z_zero, z_few = zscore_rows(z_soft), zscore_rows(cos)  # the same for every w
             for w in self.weights:
-                results.setdefault((float(w),), []).append(
-                    topk_accuracy(mix_zscores(z_soft, cos, w), y_query))
+                mixed = w * z_zero + (1 - w) * z_few  # mix_zscores(z_soft, cos, w)
+                results.setdefault((float(w),), []).append(topk_accuracy(mixed, y_query))
         (self.weight_,) = validation_table(self, results, (1.0,))
         with_clips = np.unique(y)
         self.prototypes_ = class_prototypes(proto_features, y, with_clips)
