@@ -194,7 +194,7 @@ class ConSE(ZeroShotEstimator):
     def _semantic_vectors(self, X: Any, shared: dict) -> np.ndarray:
         """:meth:`semantic_vectors`; ``shared`` as in ``_grid_decision_function``."""
         top, w = self._top_weights(X, shared)
-        key = ("source", self.normalize_source)
+        key = ("source", bool(self.normalize_source))
         if key not in shared:
             S = self.source_embeddings_.astype(np.float64)
             shared[key] = l2_normalize_rows(S) if self.normalize_source else S
@@ -213,6 +213,8 @@ class ConSE(ZeroShotEstimator):
         return self._cosines(X, class_embeddings, {})
 
     def _cosines(self, X: np.ndarray, class_embeddings: np.ndarray, shared: dict) -> np.ndarray:
+        """:meth:`_decision_function` on validated inputs; ``shared`` as in
+        ``_grid_decision_function``."""
         if "candidates" not in shared:
             shared["candidates"] = l2_normalize_rows(class_embeddings)
         return l2_normalize_rows(self._semantic_vectors(X, shared)) @ shared["candidates"].T
