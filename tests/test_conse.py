@@ -230,6 +230,22 @@ def test_stable_topk_partition_path_equals_a_stable_sort():
         np.testing.assert_array_equal(stable_topk(S, k), np.argsort(-S, axis=1, kind="stable")[:, :k])
 
 
+@pytest.mark.parametrize("C", [2, 5, 40])
+def test_stable_topk_best_equals_a_stable_sort(C):
+    """k = 1 (argmax): ties and infinities as the sort has them."""
+    rng = np.random.default_rng(C)
+    for trial in range(100):
+        n = int(rng.integers(1, 12))
+        S = rng.integers(0, 3, size=(n, C)).astype(float) if trial % 2 else rng.normal(size=(n, C))
+        S[rng.random((n, C)) < 0.2] = -np.inf
+        S[rng.random((n, C)) < 0.05] = np.inf
+        if trial % 3 == 0:
+            S[0] = -np.inf  # a row with no finite score
+        top = stable_topk(S, 1)
+        assert top.shape == (n, 1) and top.dtype == np.int64
+        np.testing.assert_array_equal(top, np.argsort(-S, axis=1, kind="stable")[:, :1])
+
+
 @pytest.mark.parametrize("transform", SCORE_TRANSFORMS)
 @pytest.mark.parametrize("normalize_source", [True, False])
 def test_semantic_vectors_equal_the_dense_weighted_mean(transform, normalize_source):

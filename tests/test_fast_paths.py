@@ -18,6 +18,7 @@ from zsaudio.model.features import AudioFeatures, SourceLabelSpace
 from zsaudio.model.fewshot import FewShotConSE
 from zsaudio.model.hybrid import AnchoredConSE, ConSEMix, _class_splits, zscore_rows
 from zsaudio.model.selection import select_hyperparameters
+from zsaudio.model.softmap import SoftMap
 from zsaudio.model.splits import topk_accuracy as _accuracy
 from zsaudio.model.splits import validation_splits
 
@@ -254,6 +255,19 @@ def test_training_free_selection_equals_fitting_per_split(k, ties):
     assert [{n: row[n] for n in grid} for row in res.table] == _points(grid)
 
 
+def test_softmap_selection_equals_fitting_per_split():
+    phi, S, y, scores, _ = _world(10)
+    source = SourceLabelSpace([str(k) for k in range(K_SOURCE)], S, rows=np.vstack([S, -S]),
+                              row_owner=np.tile(np.arange(K_SOURCE), 2),
+                              row_kind=np.repeat([0, 1], K_SOURCE))
+    grid = {"tau": [0.01, 0.05, 0.2], "source_text": ["name", "synonyms", "synonyms+description"]}
+    res = select_hyperparameters("softmap", grid, scores.astype(np.float32), y, phi,
+                                 n_val_classes=0.3, n_splits=2, source=source)
+    ref = _selection_reference(SoftMap, grid, scores.astype(np.float32), y, phi, 0.3, 2, 1,
+                               {"source": source})
+    assert [row["split_scores"] for row in res.table] == ref
+
+
 def test_training_free_selection_checks_k():
     phi, S, y, scores, _ = _world(7)
     with pytest.raises(ValueError, match="k must be an integer"):
@@ -268,3 +282,40 @@ def test_eszsl_selection_equals_fitting_per_split():
     ref = _selection_reference(ESZSL, grid, emb, y, phi, 4, 3, 1, {})
     assert [row["split_scores"] for row in res.table] == ref
     assert [{n: row[n] for n in grid} for row in res.table] == _points(grid)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_grid_decision_functions_equal_each_decision_function(ties):
+    """ConSE and the soft map share work between the estimators of a grid (ranking per T,
+    normalised embeddings, similarities per source text, duplicate points): the same numbers
+    as each estimator's decision function, in any order of the points."""
+    phi, S, y, scores, _ = _world(8, ties=ties)
+    mask = np.ones(K_SOURCE, bool)
+    mask[[3, 17]] = False  # masked sources are never ranked
+    conse_grid = {"top_t": [1, 3, 50, 5], "score_transform": ["raw", "power", "softmax", "uniform"],
+                  "temperature": [1.0, 0.5], "normalize_source": [True, False]}
+    rows = np.vstack([S, 0.5 * S[::2] + 0.1])
+    owner = np.concatenate([np.arange(K_SOURCE), np.arange(0, K_SOURCE, 2)])
+    kind = np.concatenate([np.zeros(K_SOURCE, int), np.ones(K_SOURCE // 2, int)])
+    rows_space = SourceLabelSpace([str(k) for k in range(K_SOURCE)], S, rows=rows,
+                                  row_owner=owner, row_kind=kind)
+    softmap_grid = {"tau": [0.02, 0.1], "source_text": ["name", "synonyms", "synonyms+description"]}
+    for cls, grid, source in ((ConSE, conse_grid, SourceLabelSpace.from_vectors(S, mask)),
+                              (SoftMap, softmap_grid, rows_space)):
+        points = _points(grid)
+        for order in (points, points[::-1]):
+            shared = {}
+            for point in order:
+                est = cls(**point).fit(source=source)
+                got = est._grid_decision_function(scores[:60], phi, shared)
+                np.testing.assert_array_equal(got, est.decision_function(scores[:60], phi))
+                assert not got.flags.writeable or cls is SoftMap
+
+
+def test_conse_grid_decision_raises_as_the_decision_function():
+    phi, S, y, scores, _ = _world(9)
+    shared = {}
+    ConSE(score_transform="uniform").fit(source=space(S))._grid_decision_function(
+        -scores, phi, shared)
+    with pytest.raises(ValueError, match="needs scores >= 0"):
+        ConSE().fit(source=space(S))._grid_decision_function(-scores, phi, shared)

@@ -4,8 +4,10 @@ import json
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info
+from tqdm.auto import tqdm
 
-from zsaudio.experiments import report
+from zsaudio.experiments import report, runner
 from zsaudio.experiments.markdown import write_report
 from zsaudio.experiments.protocols import all_class_split, gzsl_splits, make_splits
 from zsaudio.experiments.runner import Features, MethodSpec, run_tasks
@@ -282,3 +284,18 @@ def test_soft_map_methods_run_with_text_rows_and_refuse_a_space_without(syntheti
         "tau", "source_text", "weight"}
     with pytest.raises(ValueError, match="source texts as rows"):
         run_tasks(specs[:1], splits, features, targets, 1, False)
+
+
+def _blas_threads(_task):
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_tasks_run_with_one_blas_thread(workers):
+    """The limit is set once around the tasks here, or once per worker process, and is lifted
+    afterwards here."""
+    before = _blas_threads(None)
+    assert before  # numpy's BLAS is loaded
+    out = runner._map(_blas_threads, [0, 1, 2], workers, tqdm(disable=True))
+    assert out == [[1] * len(before)] * 3
+    assert _blas_threads(None) == before

@@ -14,9 +14,12 @@ from zsaudio.model import (
     SoftMapFewShot,
     SourceLabelSpace,
 )
+from zsaudio.model.base import l2_normalize_rows
 from zsaudio.model.calibrated import calibrated_stacking, harmonic_mean_accuracy
+from zsaudio.model.fewshot import simulated_episodes
 from zsaudio.model.io import load_model, save_model
 from zsaudio.model.softmap_fewshot import class_prototypes, mix_zscores
+from zsaudio.model.splits import topk_accuracy
 
 
 def test_silence_gate_ignores_silent_patches_and_power_normalises():
@@ -71,6 +74,22 @@ def test_fewshot_uses_prototypes_only_when_every_candidate_has_clips():
     assert set(est.chosen_params()) == {"tau", "source_text", "weight"}
     with pytest.raises(ValueError, match="gated"):
         est.decision_function(AudioFeatures(scores=X.scores), E)
+
+
+def test_fewshot_weight_table_equals_the_literal_episodes():
+    """The weight w's validation accuracies: the z-scores computed once per episode give the
+    same numbers as mix_zscores per w."""
+    S, E, y, X, K = _few_shot_data(2)
+    est = SoftMapFewShot(n_episodes=3, seed=4).fit(X, y, E, source=S)
+    results = {}
+    for val, shots, query in simulated_episodes(y, est.n_shots, est.val_fraction, 3, 4):
+        soft = est.softmap_.decision_function(X.scores[query], E[val])
+        cos = l2_normalize_rows(X.gated[query]) @ class_prototypes(X.gated[shots], y[shots], val).T
+        for w in est.weights:
+            results.setdefault(w, []).append(
+                topk_accuracy(mix_zscores(soft, cos, w), np.searchsorted(val, y[query])))
+    np.testing.assert_array_equal(est.validation_grid_[:, 0], list(results))
+    np.testing.assert_array_equal(est.validation_accuracy_, [np.mean(v) for v in results.values()])
 
 
 def test_fewshot_round_trips_through_a_model_file(tmp_path):

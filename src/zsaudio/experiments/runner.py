@@ -102,14 +102,20 @@ def class_indices(targets: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return idx
 
 
-def _training_side(features: Features, train_idx: np.ndarray, train_classes: Sequence[int],
-                   targets: np.ndarray) -> tuple:
+def _audio(spec: MethodSpec, features: Features, rows: np.ndarray) -> AudioFeatures:
+    """The audio features of clips ``rows`` that ``spec``'s method reads (the other fields are
+    not copied)."""
+    return features.audio.only(METHODS[spec.method].uses)[rows]
+
+
+def _training_side(spec: MethodSpec, features: Features, train_idx: np.ndarray,
+                   train_classes: Sequence[int], targets: np.ndarray) -> tuple:
     """(X, y, class_embeddings) of ``fit`` for the clips ``train_idx`` of ``train_classes``;
     all None without training classes (the 50-way protocol)."""
     classes = np.asarray(train_classes, dtype=int)
     if len(classes) == 0:
         return None, None, None
-    return (features.audio[train_idx], class_indices(targets[train_idx], classes),
+    return (_audio(spec, features, train_idx), class_indices(targets[train_idx], classes),
             features.class_embeddings[classes])
 
 
@@ -118,7 +124,7 @@ def select_for_split(spec: MethodSpec, features: Features, train_idx: np.ndarray
     """Hyper-parameters of ``spec`` chosen on validation classes held out of ``train_classes``
     (their clips ``train_idx``): the grid's best, or the defaults when there is no grid or
     too few classes (:class:`zsaudio.model.HeldOutClassSearch`)."""
-    X, y, E = _training_side(features, train_idx, train_classes, targets)
+    X, y, E = _training_side(spec, features, train_idx, train_classes, targets)
     return spec.search(seed).select(X, y, E, _source(spec, features))[0]
 
 
@@ -145,11 +151,11 @@ def run_split(spec: MethodSpec, split: Split, features: Features, targets: np.nd
                                   split.selection_classes, targets, SELECTION_SEED)
     if "seed" in params:  # the split's seed drives the training; the search used SELECTION_SEED
         params = {**params, "seed": split.seed}
-    X, y, E = _training_side(features, split.train_idx, split.train_classes, targets)
+    X, y, E = _training_side(spec, features, split.train_idx, split.train_classes, targets)
     estimator = fit_method(spec.method, params, X, y, E, _source(spec, features))
     candidates = np.asarray(split.test_classes)
     k = min(TOP_K, len(candidates))
-    topk = candidates[estimator.predict_topk(features.audio[split.test_idx],
+    topk = candidates[estimator.predict_topk(_audio(spec, features, split.test_idx),
                                              features.class_embeddings[candidates], k)]
     return SplitResult(**vars(split.info()), method=spec.label, y_true=targets[split.test_idx],
                        topk=topk, params=params, chosen=estimator.chosen_params())
@@ -162,28 +168,34 @@ _SHARED: dict = {}
 def _select_task(task: tuple[int, int]) -> dict:
     spec_i, split_i = task
     split, targets = _SHARED["splits"][split_i], _SHARED["targets"]
-    with threadpool_limits(1):  # one BLAS thread per worker: the workers are the parallelism
-        return select_for_split(_SHARED["specs"][spec_i], _SHARED["features"],
-                                split.selection_idx(targets), split.selection_classes, targets,
-                                SELECTION_SEED)
+    return select_for_split(_SHARED["specs"][spec_i], _SHARED["features"],
+                            split.selection_idx(targets), split.selection_classes, targets,
+                            SELECTION_SEED)
 
 
 def _fit_task(task: tuple[int, int, dict]) -> SplitResult:
     spec_i, split_i, params = task
-    with threadpool_limits(1):
-        return run_split(_SHARED["specs"][spec_i], _SHARED["splits"][split_i], _SHARED["features"],
-                         _SHARED["targets"], params)
+    return run_split(_SHARED["specs"][spec_i], _SHARED["splits"][split_i], _SHARED["features"],
+                     _SHARED["targets"], params)
+
+
+def _one_blas_thread() -> None:
+    """Initializer of a worker process: one BLAS thread for its whole life (the workers are the
+    parallelism). Set once per worker: building the limits scans the loaded libraries, which
+    cost more than many a task."""
+    threadpool_limits(1)
 
 
 def _map(fn, tasks: list, workers: int, bar) -> list:
     if workers == 1:
         out = []
-        for t in tasks:
-            out.append(fn(t))
-            bar.update()
+        with threadpool_limits(1):  # one BLAS thread, as in a worker: the same arithmetic
+            for t in tasks:
+                out.append(fn(t))
+                bar.update()
         return out
     ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_one_blas_thread) as pool:
         out = []
         for r in pool.map(fn, tasks, chunksize=1):
             out.append(r)

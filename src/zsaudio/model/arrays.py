@@ -132,6 +132,10 @@ def stable_topk(scores: np.ndarray, k: int) -> np.ndarray:
     """
     scores = np.asarray(scores)
     n, C = scores.shape
+    if k == 1 and not np.isnan(scores).any():
+        # The best of each row is the first index of its maximum, ~10x faster than partitioning
+        # (model selection takes top-1 thousands of times). Not with NaN: argmax puts it first.
+        return np.argmax(scores, axis=1)[:, None]
     if 4 * k >= C:
         return np.argsort(-scores, axis=1, kind="stable")[:, :k]
     # Few of many (ConSE's top-T of 521 classes): partition instead of sorting every row.

@@ -191,6 +191,15 @@ class ZeroShotEstimator:
         X, E = self._check_predict_inputs(X, class_embeddings)
         return self._decision_function(X, E)
 
+    def _grid_decision_function(self, X: Any, class_embeddings: Any, shared: dict) -> np.ndarray:
+        """:meth:`decision_function`, called by the grid search of a training-free method for
+        each of its estimators: fitted on the same inputs, differing only in hyper-parameters,
+        scoring the same ``X`` and ``class_embeddings``. ``shared`` is one dict the search
+        keeps across those calls, where a method may keep the work that does not depend on
+        the hyper-parameters it is keyed by (the same numbers as computing it again); the
+        result may then be shared too, read-only. Default: ``shared`` is not used."""
+        return self.decision_function(X, class_embeddings)
+
     def predict(self, X: Any, class_embeddings: Any) -> np.ndarray:
         """Index (into ``class_embeddings``) of the best class per sample, shape (n,).
 
@@ -221,17 +230,19 @@ class ZeroShotEstimator:
         return float(np.mean(np.any(top == y[:, None], axis=1)))
 
     # --- inputs -----------------------------------------------------------------------
-    def _inputs(self, X: Any) -> Any:
+    @classmethod
+    def _inputs(cls, X: Any) -> Any:
         """X validated into what the hooks take: the one array read, or AudioFeatures of
-        validated float64 arrays for a method reading both fields."""
-        name = type(self).__name__
+        validated float64 arrays for a method reading several fields. A class method: a
+        search validates its clips once for every grid point (validated X passes unchanged)."""
+        name = cls.__name__
         if not isinstance(X, AudioFeatures):
-            if len(self.uses) != 1:
-                raise ValueError(f"{name} reads {' and '.join(self.uses)}: pass "
+            if len(cls.uses) != 1:
+                raise ValueError(f"{name} reads {' and '.join(cls.uses)}: pass "
                                  "AudioFeatures(embeddings=..., scores=...)")
             return check_matrix(X, "X")
         arrays = []
-        for field_name in self.uses:
+        for field_name in cls.uses:
             a = getattr(X, field_name)
             if a is None:
                 raise ValueError(
@@ -241,7 +252,7 @@ class ZeroShotEstimator:
             arrays.append(check_matrix(a, f"X.{field_name}"))
         if len(arrays) == 1:
             return arrays[0]
-        return AudioFeatures(**dict(zip(self.uses, arrays, strict=True)))
+        return AudioFeatures(**dict(zip(cls.uses, arrays, strict=True)))
 
     def _input_width(self, X: Any) -> int:
         if X is None:  # training-free, no clips: the method reads the K scores
@@ -255,8 +266,8 @@ class ZeroShotEstimator:
         if not isinstance(source, SourceLabelSpace):
             raise ValueError(f"{name} ranks through the audio encoder's own classes: give "
                              f"source=SourceLabelSpace(names, vectors), got {type(source).__name__}")
-        S = check_matrix(source.vectors, "source.vectors").astype(np.float32)
-        mask = source.usable()
+        checked = source.checked
+        S, mask = checked.vectors, checked.mask
         if not mask.any():
             raise ValueError("no usable source class (all masked or all-zero embeddings)")
         scores = X.scores if isinstance(X, AudioFeatures) else X
@@ -266,14 +277,12 @@ class ZeroShotEstimator:
         if E is not None and E.shape[1] != S.shape[1]:
             raise ValueError(f"class_embeddings have dimension {E.shape[1]}, source embeddings "
                              f"{S.shape[1]}: use the same label encoder")
-        self.source_names_ = np.asarray([str(n) for n in source.names])
+        # Shared, read-only arrays (SourceLabelSpace.checked): no estimator writes its state.
+        self.source_names_ = checked.names
         self.source_embeddings_ = S
         self.source_mask_ = mask
         if self.needs_source_rows:
-            rows, owner, kind = source.text_rows()
-            self.source_rows_ = check_matrix(rows, "source.rows").astype(np.float32)
-            self.source_row_owner_ = np.asarray(owner, np.int64)
-            self.source_row_kind_ = np.asarray(kind, np.int64)
+            self.source_rows_, self.source_row_owner_, self.source_row_kind_ = source.checked_rows
 
     def _source(self) -> SourceLabelSpace:
         """The source label space stored by ``fit`` (for fitting sub-estimators), with its text

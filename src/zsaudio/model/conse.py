@@ -144,18 +144,27 @@ class ConSE(ZeroShotEstimator):
         W[np.arange(top.shape[0])[:, None], top] = w
         return W
 
-    def _top_weights(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _top_weights(self, X: Any, shared: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Each clip's top-T usable source classes (n, T), ties to the lower index, and their
-        unnormalised weights (n, T), float64."""
+        unnormalised weights (n, T), float64. ``shared``: as in ``_grid_decision_function``
+        (what depends only on the clips and on T is kept there)."""
         X = self._check_X(X)
         self._check_params()
+        shared = {} if shared is None else shared
         mask = self.source_mask_
-        if self.score_transform in ("raw", "power") and np.any(X[:, mask] < 0):
-            raise ValueError(f"score_transform={self.score_transform!r} needs scores >= 0 "
-                             "(probabilities); use 'softmax' or 'uniform' for logits")
-        ranked = np.where(mask, X, -np.inf)
+        if self.score_transform in ("raw", "power"):
+            if "negative" not in shared:
+                shared["negative"] = bool(np.any(X[:, mask] < 0))
+            if shared["negative"]:
+                raise ValueError(f"score_transform={self.score_transform!r} needs scores >= 0 "
+                                 "(probabilities); use 'softmax' or 'uniform' for logits")
+        if "ranked" not in shared:
+            shared["ranked"] = np.where(mask, X, -np.inf)
+        ranked = shared["ranked"]
         t = min(int(self.top_t), int(mask.sum()))
-        top = stable_topk(ranked, t)
+        if ("top", t) not in shared:
+            shared["top", t] = stable_topk(ranked, t)
+        top = shared["top", t]
         rows = np.arange(X.shape[0])[:, None]
         if self.score_transform == "raw":
             w = X[rows, top]
@@ -180,10 +189,16 @@ class ConSE(ZeroShotEstimator):
         np.ndarray, shape (n, d), float64
             Zero rows where the top-T weights sum to zero.
         """
-        top, w = self._top_weights(X)
-        S = self.source_embeddings_.astype(np.float64)
-        if self.normalize_source:
-            S = l2_normalize_rows(S)
+        return self._semantic_vectors(X, {})
+
+    def _semantic_vectors(self, X: Any, shared: dict) -> np.ndarray:
+        """:meth:`semantic_vectors`; ``shared`` as in ``_grid_decision_function``."""
+        top, w = self._top_weights(X, shared)
+        key = ("source", bool(self.normalize_source))
+        if key not in shared:
+            S = self.source_embeddings_.astype(np.float64)
+            shared[key] = l2_normalize_rows(S) if self.normalize_source else S
+        S = shared[key]
         # Only T of the K weights per clip are non-zero: gather their T embeddings rather than
         # multiply the dense (n, K) weights with all K.
         F = np.zeros((top.shape[0], S.shape[1]))
@@ -195,5 +210,27 @@ class ConSE(ZeroShotEstimator):
     def _decision_function(self, X: np.ndarray, class_embeddings: np.ndarray) -> np.ndarray:
         """Cosine between each clip's semantic vector and each candidate's embedding, (n, C);
         0 for a zero semantic vector. Called by ``decision_function`` after validation."""
-        return l2_normalize_rows(self.semantic_vectors(X)) @ l2_normalize_rows(
-            class_embeddings).T
+        return self._cosines(X, class_embeddings, {})
+
+    def _cosines(self, X: np.ndarray, class_embeddings: np.ndarray, shared: dict) -> np.ndarray:
+        """:meth:`_decision_function` on validated inputs; ``shared`` as in
+        ``_grid_decision_function``."""
+        if "candidates" not in shared:
+            shared["candidates"] = l2_normalize_rows(class_embeddings)
+        return l2_normalize_rows(self._semantic_vectors(X, shared)) @ shared["candidates"].T
+
+    def _grid_decision_function(self, X: Any, class_embeddings: Any, shared: dict) -> np.ndarray:
+        """The cosines (n, C) in a grid search, sharing what the grid points have in common:
+        the ranking of the source classes (per T), the normalised source and candidate
+        embeddings, and the whole scores of points that differ only in a hyper-parameter
+        their transform ignores (``temperature`` of ``"raw"`` and ``"uniform"``)."""
+        X, E = self._check_predict_inputs(X, class_embeddings)
+        self._check_params()
+        tempered = self.score_transform in ("power", "softmax")
+        key = ("scores", min(int(self.top_t), int(self.source_mask_.sum())), self.score_transform,
+               float(self.temperature) if tempered else None, bool(self.normalize_source))
+        if key not in shared:
+            scores = self._cosines(X, E, shared)
+            scores.setflags(write=False)  # returned for every such point
+            shared[key] = scores
+        return shared[key]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -32,8 +33,10 @@ from zsaudio.labels.audioset import (
     encoder_source_text_rows,
     source_label_texts,
 )
+from zsaudio.model.arrays import check_matrix
 
-__all__ = ["FEATURE_FIELDS", "AudioFeatures", "SourceLabelSpace", "encoder_label_space"]
+__all__ = ["FEATURE_FIELDS", "AudioFeatures", "CheckedSource", "SourceLabelSpace",
+           "encoder_label_space"]
 
 #: The fields of :class:`AudioFeatures`, in the order estimators list them.
 FEATURE_FIELDS = ("embeddings", "scores", "gated")
@@ -79,6 +82,20 @@ class AudioFeatures:
     def __getitem__(self, rows: Any) -> AudioFeatures:
         """The features of some clips (any numpy row index: array of indices, mask, slice)."""
         return AudioFeatures(*(None if a is None else a[rows] for a in self._arrays()))
+
+    def only(self, fields: Sequence[str]) -> AudioFeatures:
+        """These features with only ``fields`` kept (the others None), the arrays shared: all a
+        method reading ``fields`` (``ZeroShotEstimator.uses``) sees, so that taking rows
+        afterwards copies nothing it does not read.
+
+        >>> feats = AudioFeatures(embeddings=np.zeros((4, 3)), scores=np.ones((4, 2)))
+        >>> feats.only(("scores",))[:2].embeddings is None
+        True
+        """
+        unknown = sorted(set(fields) - set(FEATURE_FIELDS))
+        if unknown:
+            raise ValueError(f"no feature field {unknown}; fields: {FEATURE_FIELDS}")
+        return AudioFeatures(**{f: getattr(self, f) for f in fields})
 
 
 @dataclass(frozen=True)
@@ -163,6 +180,60 @@ class SourceLabelSpace:
         if self.mask is not None:
             return np.asarray(self.mask, dtype=bool)
         return np.linalg.norm(np.asarray(self.vectors, dtype=np.float64), axis=1) > 0
+
+    # A grid search fits one estimator per grid point on the same label space: validating and
+    # converting it once, into read-only arrays those estimators share, saves re-checking
+    # thousands of rows per fit. The label space is frozen and its arrays are taken as
+    # immutable (changing one in place after a fit is not seen).
+    @cached_property
+    def checked(self) -> CheckedSource:
+        """This label space validated as ``ZeroShotEstimator.fit`` stores it, computed once.
+
+        Raises ValueError (from :func:`zsaudio.model.arrays.check_matrix`) for vectors that are
+        not a finite numeric (K, d) matrix.
+
+        >>> space = SourceLabelSpace(["a", "b"], np.array([[1.0, 0.0], [0.0, 0.0]]))
+        >>> space.checked.mask.tolist(), space.checked.vectors.flags.writeable
+        ([True, False], False)
+        """
+        return CheckedSource(
+            names=_frozen(np.asarray([str(n) for n in self.names])),
+            vectors=_frozen(check_matrix(self.vectors, "source.vectors").astype(np.float32)),
+            mask=_frozen(np.array(self.usable(), dtype=bool)))
+
+    @cached_property
+    def checked_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`text_rows` validated, computed once: ``(rows (M, d) float32, row_owner (M,)
+        int64, row_kind (M,) int64)``, read-only."""
+        rows, owner, kind = self.text_rows()
+        return (_frozen(check_matrix(rows, "source.rows").astype(np.float32)),
+                _frozen(np.array(owner, dtype=np.int64)), _frozen(np.array(kind, dtype=np.int64)))
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """``a`` (a new array, owned here) made read-only."""
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True)
+class CheckedSource:
+    """A :class:`SourceLabelSpace` validated (:attr:`SourceLabelSpace.checked`): the arrays an
+    estimator stores as ``source_names_``, ``source_embeddings_`` and ``source_mask_``.
+    Read-only, so that every estimator fitted on the label space can share them.
+
+    Attributes
+    ----------
+    names : np.ndarray of str, shape (K,)
+    vectors : np.ndarray, float32, shape (K, d)
+        Finite (validated).
+    mask : np.ndarray of bool, shape (K,)
+        :meth:`SourceLabelSpace.usable`.
+    """
+
+    names: np.ndarray
+    vectors: np.ndarray
+    mask: np.ndarray
 
 
 def encoder_label_space(label_encoder: Any, class_ids: Sequence[str], mode: str = "name",

@@ -104,6 +104,10 @@ def search_grid(
         if not isinstance(values, (list, tuple)) or len(values) == 0:
             raise ValueError(f"grid[{name!r}] must be a non-empty list, got {values!r}")
     E = check_matrix(class_embeddings, "class_embeddings")
+    if cls.training_free:
+        # Converted once (float64, only the fields read) rather than by each grid point's fit
+        # and decision function; the converted form validates without a copy.
+        X = cls._inputs(X)
     y = check_labels(y, len(X), E.shape[0])
     check_two_classes(y)
     splits = validation_splits(y, n_val_classes, n_splits, seed)
@@ -129,16 +133,19 @@ def _training_free_scores(cls: type, points: list[dict], X: Any, y: np.ndarray, 
                           splits: list[np.ndarray], k: int, fixed_params: dict,
                           source: SourceLabelSpace | None) -> dict[int, list[float]]:
     """Per grid point, its score on each split, for a method that learns nothing from the
-    training clips: one fit (on all clips, which only validates them) and one decision function
-    on the validation clips of every split against every class, indexed per split."""
+    training clips (``X`` already validated by ``cls._inputs``): one fit (on all clips, which
+    only validates them) and one decision function on the validation clips of every split
+    against every class, indexed per split."""
     rows = np.flatnonzero(np.isin(y, np.concatenate(splits)))  # clips validated in any split
+    X_val = X[rows]
     where = np.full(y.size, -1)
     where[rows] = np.arange(rows.size)
     sides = [split_sides(y, val, np.arange(E.shape[0])) for val in splits]
     scores: dict[int, list[float]] = {}
+    shared: dict = {}  # work the grid points share (ZeroShotEstimator._grid_decision_function)
     for i, point in enumerate(points):
         est = cls(**{**fixed_params, **point}).fit(X, y, E, source=source)
-        S = est.decision_function(X[rows], E)
+        S = est._grid_decision_function(X_val, E, shared)
         scores[i] = [topk_accuracy(S[np.ix_(where[is_val], val)], y_val, k)
                      for val, (is_val, _, _, y_val) in zip(splits, sides, strict=True)]
     return scores

@@ -13,7 +13,9 @@ Shared work, same scores (each shortcut equals fitting every grid point on every
 - training-free methods (``training_free = True``, e.g. ConSE) learn nothing from the split,
   so each grid point is fitted once and scores the validation clips of all splits against all
   classes in one ``decision_function``; each split takes its rows and its classes' columns
-  (a clip's score for a class depends on that clip and that class only);
+  (a clip's score for a class depends on that clip and that class only); the grid points
+  share what does not depend on them (``_grid_decision_function``: ConSE's ranking of the
+  source classes per T, the soft map's similarities per source text);
 - methods whose fits share work across a whole grid (``_fit_grid``, e.g. ESZSL: one Gram
   matrix for every alpha and gamma) fit all grid points in one call per split;
 - methods with a one-run path (``_path_param``, e.g. ``epochs`` of Algorithm 1, where a run of

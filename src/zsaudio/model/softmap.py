@@ -230,3 +230,13 @@ class SoftMap(ZeroShotEstimator):
     def _decision_function(self, X: np.ndarray, class_embeddings: np.ndarray) -> np.ndarray:
         """Soft-map scores, shape (n, C)."""
         return soft_map_scores(X, self.candidate_weights(class_embeddings))
+
+    def _grid_decision_function(self, X: Any, class_embeddings: Any, shared: dict) -> np.ndarray:
+        """Soft-map scores (n, C) in a grid search: the candidates' similarities to the source
+        classes depend on ``source_text`` only, not on ``tau``, so each is computed once."""
+        X, E = self._check_predict_inputs(X, class_embeddings)
+        key = ("similarity", self.source_text)
+        if key not in shared:
+            shared[key] = source_similarity(E, self.text_rows_, self.text_owner_,
+                                            len(self.source_mask_))
+        return soft_map_scores(X, soft_map_weights(shared[key], self.tau))

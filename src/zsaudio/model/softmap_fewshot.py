@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from zsaudio.model.base import ZeroShotEstimator, l2_normalize_rows
-from zsaudio.model.features import AudioFeatures
+from zsaudio.model.features import AudioFeatures, SourceLabelSpace
 from zsaudio.model.fewshot import match_rows, simulated_episodes
 from zsaudio.model.grid import search_grid
 from zsaudio.model.hybrid import validation_table, zscore_rows
@@ -157,8 +157,10 @@ class SoftMapFewShot(ZeroShotEstimator):
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction!r}")
 
     def _rebuild(self) -> None:
-        self.softmap_ = SoftMap(tau=self.tau_, source_text=self.source_text_).fit(
-            source=self._source())
+        self._fit_softmap(self._source())
+
+    def _fit_softmap(self, source: SourceLabelSpace) -> None:
+        self.softmap_ = SoftMap(tau=self.tau_, source_text=self.source_text_).fit(source=source)
 
     def _fit(self, X: AudioFeatures, y: np.ndarray, E: np.ndarray) -> None:
         """The soft map's settings zero-shot on validation classes of the many-clip classes,
@@ -167,15 +169,16 @@ class SoftMapFewShot(ZeroShotEstimator):
         present, counts = np.unique(y, return_counts=True)
         many = present[counts > self.n_shots]
         self.tau_, self.source_text_ = DEFAULT_TAU, DEFAULT_SOURCE_TEXT
+        source = self._source()  # one label space for the search and the soft map: checked once
         if many.size >= 8:  # 25 % of them (>= 2) as validation classes
             on = np.isin(y, many)
             sel = search_grid(
                 SoftMap, {"tau": list(self.taus), "source_text": list(self.source_texts)},
                 scores[on], np.searchsorted(many, y[on]), E[many], n_val_classes=self.val_fraction,
-                n_splits=min(2, int(self.n_episodes)), seed=self.seed, source=self._source())
+                n_splits=min(2, int(self.n_episodes)), seed=self.seed, source=source)
             self.tau_ = float(sel.best_params["tau"])
             self.source_text_ = str(sel.best_params["source_text"])
-        self._rebuild()
+        self._fit_softmap(source)
         # The weight w, by simulated episodes (the soft map needs no refit: training-free).
         results: dict[tuple, list[float]] = {}
         for val, shots, query in simulated_episodes(y, self.n_shots, self.val_fraction,
@@ -184,9 +187,10 @@ class SoftMapFewShot(ZeroShotEstimator):
             proto = class_prototypes(proto_features[shots], y[shots], val)
             cos = l2_normalize_rows(proto_features[query]) @ proto.T
             y_query = np.searchsorted(val, y[query])
+            z_zero, z_few = zscore_rows(z_soft), zscore_rows(cos)  # the same for every w
             for w in self.weights:
-                results.setdefault((float(w),), []).append(
-                    topk_accuracy(mix_zscores(z_soft, cos, w), y_query))
+                mixed = w * z_zero + (1 - w) * z_few  # mix_zscores(z_soft, cos, w)
+                results.setdefault((float(w),), []).append(topk_accuracy(mixed, y_query))
         (self.weight_,) = validation_table(self, results, (1.0,))
         with_clips = np.unique(y)
         self.prototypes_ = class_prototypes(proto_features, y, with_clips)
