@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from zsaudio.model.features import SourceLabelSpace
 from zsaudio.model.search import fit_method
@@ -64,6 +63,10 @@ def fit_temperature(scores: Sequence[np.ndarray], truth: Sequence[np.ndarray]) -
 
     def nll(log_t: float) -> float:
         return fit_nll(kept_scores, kept_truth, float(np.exp(log_t)))
+
+    # Imported here: scipy.optimize is 0.4 s of every command's start-up, and only fitting a
+    # classifier calibrates.
+    from scipy.optimize import minimize_scalar
 
     lo, hi = np.log(TEMPERATURE_BOUNDS[0]), np.log(TEMPERATURE_BOUNDS[1])
     res = minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-4})
