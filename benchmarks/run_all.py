@@ -121,10 +121,11 @@ def summary(results: Path) -> str:
         md.append("")
         k = fit.get("kernel_throughput")
         if k:
-            md += [f"Algorithm 1's loop, one thread, {k['epochs']} epochs of n = {k['n']}, "
-                   f"D = {k['D']}, C = {k['C']}: {k['loop_s']:.3f} s. The 2·n·D·C multiply-adds "
-                   "per epoch it cannot skip (score every sample, and again for the risk; the "
-                   "updates add up to n·D·C more) take "
+            md += [f"Algorithm 1's loop as the reports run it ({k.get('dtype', 'float64')}, no "
+                   f"risk tracking), one thread, {k['epochs']} epochs of n = {k['n']}, "
+                   f"D = {k['D']}, C = {k['C']}: {k['loop_s']:.3f} s. The n·D·C multiply-adds "
+                   "per epoch it cannot skip (score every sample; the updates add up to n·D·C "
+                   "more, fewer as the losses vanish, and the block Gram matrices n·b·D/2) take "
                    f"{k['floor_s']:.3f} s at the speed of the product X @ M on this core "
                    f"({k['gemm_gmacs_per_s']:.1f} GMAC/s): that floor is "
                    f"**{k['floor_fraction']:.0%}** of the loop's time.", ""]  # fmt: skip
