@@ -299,3 +299,19 @@ def test_tasks_run_with_one_blas_thread(workers):
     out = runner._map(_blas_threads, [0, 1, 2], workers, tqdm(disable=True))
     assert out == [[1] * len(before)] * 3
     assert _blas_threads(None) == before
+
+
+def _fail(message):
+    raise RuntimeError(message)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_figures_are_drawn_in_series_or_in_workers_and_errors_surface(tmp_path, workers):
+    from zsaudio.experiments.report import draw_figures, plot_confusion
+
+    cm = np.array([[3, 1], [0, 4]])
+    jobs = [(plot_confusion, (cm, ["a", "b"], f"t{i}", tmp_path / f"c{i}.png")) for i in range(3)]
+    draw_figures(jobs, workers=workers)
+    assert all((tmp_path / f"c{i}.png").stat().st_size > 1000 for i in range(3))
+    with pytest.raises(RuntimeError, match="bad figure"):
+        draw_figures([*jobs, (_fail, ("bad figure",))], workers=workers)

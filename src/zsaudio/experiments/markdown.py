@@ -245,6 +245,7 @@ def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: 
                "The paper has no 50-way figure. For context only: large audio–text (CLAP-family) "
                "models report 82.6–93.9 % top-1 on this protocol, with encoders trained on far "
                "more audio–text data.", ""]
+    figures: list[tuple] = []  # (plot function, args), drawn together at the end
     if 3 in settings:
         fig_dir = out / "figures"
         fig_dir.mkdir(exist_ok=True)
@@ -260,8 +261,8 @@ def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: 
                 classes = list(rs[0].test_classes)
                 cm = report.confusion_matrix(rs, classes)
                 name = f"confusion_setting3_{m_slug}_{cat}.png"
-                report.plot_confusion(cm, [names[c] for c in classes], f"Setting 3, {cat}: {m}",
-                                      fig_dir / name)
+                figures.append((report.plot_confusion, (cm, [names[c] for c in classes],
+                                                        f"Setting 3, {cat}: {m}", fig_dir / name)))
             md.append(f"- {m}: " + ", ".join(
                 f"[{cat}](figures/confusion_setting3_{m_slug}_{cat}.png)" for cat in CATEGORIES))
         md.append("")
@@ -273,7 +274,7 @@ def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: 
         body = [[names[t], *[f"{per_class[m].get(t, float('nan')):.1f}" for m in methods3]]
                 for t in range(len(names)) if any(t in per_class[m] for m in methods3)]
         md += [report._md_table(["class", *methods3], body), ""]
-        report.plot_method_comparison(rows, fig_dir / "methods_by_setting.png")
+        figures.append((report.plot_method_comparison, (rows, fig_dir / "methods_by_setting.png")))
         md += ["![methods by setting](figures/methods_by_setting.png)", ""]
     md += ["## Hyper-parameters chosen on validation classes (count of splits)", "",
            *selected_params_summary(results), "",
@@ -288,4 +289,5 @@ def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: 
            *[_compute_line(k, v["methods"]) for k, v in record["label_encoders"].items()
              if v.get("methods")],
            f"- git commit: {record['git_commit']}", "- details: `run.json`", ""]
+    report.draw_figures(figures)
     atomic_write_text(out / "report.md", "\n".join(md))

@@ -9,8 +9,11 @@ it is reported as mean ± standard deviation (population std, ``ddof=0``). Accur
 from __future__ import annotations
 
 import csv
+import multiprocessing
+import os
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -257,6 +260,26 @@ def confusion_matrix(results: Iterable[SplitResult], classes: Sequence[int]) -> 
             if t in index and p in index:
                 cm[index[t], index[p]] += 1
     return cm
+
+
+def draw_figures(jobs: Sequence[tuple[Callable, tuple]], workers: int | None = None) -> None:
+    """Call each ``(plot function, args)`` of ``jobs``; with several jobs and CPUs, in forked
+    worker processes (``workers``, default the CPU count): matplotlib draws on one core, and a
+    report has a dozen figures or more, which otherwise came after all the compute, in series.
+    Any error of a job is raised here."""
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    if workers <= 1:
+        for fn, args in jobs:
+            fn(*args)
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401  imported once, before the fork, not in every worker
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        for future in [pool.submit(fn, *args) for fn, args in jobs]:
+            future.result()
 
 
 def plot_confusion(cm: np.ndarray, labels: Sequence[str], title: str, path: Path) -> None:
