@@ -3,7 +3,8 @@
 For every method · label encoder in both reports' ``results.csv``: the category-mean top-1 of
 Settings 1-4, GZSL H and the 50-way accuracy (mean ± std over seeds) of each report, the
 difference, and a mark where the difference exceeds one standard deviation (the larger of the
-two reports' std over seeds), the changes a protocol change must explain. For each such
+two reports' std over seeds) and 0.05 points (so that two rows constant over seeds are not
+marked for rounding), the changes a protocol change must explain. For each such
 change, how many of the later report's rows (one per seed, category and fold) equal the
 earlier report's row of seed 0: all of them, for a deterministic method whose hyper-parameters
 the earlier report chose per seed and the later one once, with seed 0's validation classes.
@@ -90,7 +91,7 @@ def main(argv=None) -> int:
 
     table, beyond = compare(_rows(args.old), _rows(args.new))
     text = (f"Headline rows, `{args.old}` → `{args.new}` (top-1 %, mean ± std over seeds; "
-            "**>1σ**: the change exceeds the larger std)\n\n" + table + "\n\n"
+            "**>1σ**: the change exceeds the larger std and 0.05 points)\n\n" + table + "\n\n"
             + (f"{len(beyond)} change(s) beyond one std:\n" + "\n".join(f"- {b}" for b in beyond)
                if beyond else "No change beyond one std.") + "\n")
     print(text)

@@ -296,6 +296,8 @@ def test_tasks_run_with_one_blas_thread(workers):
     afterwards here."""
     before = _blas_threads(None)
     assert before  # numpy's BLAS is loaded
+    if before == [1] * len(before):
+        pytest.skip("BLAS already runs one thread here: a limit could not be seen")
     out = runner._map(_blas_threads, [0, 1, 2], workers, tqdm(disable=True))
     assert out == [[1] * len(before)] * 3
     assert _blas_threads(None) == before

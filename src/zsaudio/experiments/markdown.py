@@ -289,5 +289,5 @@ def write_report(out: Path, rows: list[dict], results: list[SplitResult], data: 
            *[_compute_line(k, v["methods"]) for k, v in record["label_encoders"].items()
              if v.get("methods")],
            f"- git commit: {record['git_commit']}", "- details: `run.json`", ""]
-    report.draw_figures(figures)
+    report.draw_figures(figures, record["config"].get("workers"))
     atomic_write_text(out / "report.md", "\n".join(md))

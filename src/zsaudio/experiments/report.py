@@ -264,10 +264,11 @@ def confusion_matrix(results: Iterable[SplitResult], classes: Sequence[int]) -> 
 
 def draw_figures(jobs: Sequence[tuple[Callable, tuple]], workers: int | None = None) -> None:
     """Call each ``(plot function, args)`` of ``jobs``; with several jobs and CPUs, in forked
-    worker processes (``workers``, default the CPU count): matplotlib draws on one core, and a
-    report has a dozen figures or more, which otherwise came after all the compute, in series.
-    Any error of a job is raised here."""
-    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    worker processes (``workers``: the run's; default the CPU count, at most 4): matplotlib
+    draws on one core, and a report has a dozen figures or more, which otherwise came after all
+    the compute, in series. The functions and arguments must pickle (module-level functions,
+    arrays, paths). Any error of a job is raised here."""
+    workers = min(workers or min(os.cpu_count() or 1, 4), len(jobs))
     if workers <= 1:
         for fn, args in jobs:
             fn(*args)

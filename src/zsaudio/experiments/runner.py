@@ -182,7 +182,8 @@ def _fit_task(task: tuple[int, int, dict]) -> SplitResult:
 def _one_blas_thread() -> None:
     """Initializer of a worker process: one BLAS thread for its whole life (the workers are the
     parallelism). Set once per worker: building the limits scans the loaded libraries, which
-    cost more than many a task."""
+    cost more than many a task. It limits the libraries loaded at the fork (numpy's and SciPy's
+    OpenBLAS, imported with the model layer before any task runs)."""
     threadpool_limits(1)
 
 

@@ -250,7 +250,9 @@ def _ranking_sgd_loop(X, y, class_embeddings, eta, epochs, seed, weighting, marg
                       track_risk):
     n, _ = X.shape
     C = class_embeddings.shape[0]
-    Z = np.ascontiguousarray(_sample_coordinates(X), dtype=dtype)
+    coordinates = _sample_coordinates(X)
+    in_span = coordinates is not X  # else Z is X itself, in the loop's precision
+    Z = np.ascontiguousarray(coordinates, dtype=dtype)
     y = np.ascontiguousarray(y, dtype=np.int64)
     # M's update is x·(K c)ᵀ
     K = np.ascontiguousarray(class_embeddings @ class_embeddings.T, dtype=dtype)
@@ -268,9 +270,8 @@ def _ranking_sgd_loop(X, y, class_embeddings, eta, epochs, seed, weighting, marg
         if track_risk:
             risks[epoch - 1] = ranking_risk(Z @ M, y, weighting, margin)
         if epoch in checkpoints:
-            # (XᵀA)Φ: C is far below n and d, so this order is the cheap one; Z is X in the
-            # loop's precision unless it holds sample coordinates
-            XtA = Z.T @ A if Z.shape == X.shape else X.T @ A
+            # (XᵀA)Φ: C is far below n and d, so this order is the cheap one
+            XtA = X.T @ A if in_span else Z.T @ A
             Ws.append((-eta) * (XtA.astype(np.float64) @ class_embeddings))
     return Ws, risks
 
@@ -283,9 +284,9 @@ def _sgd_epoch(X, y, perm, M, A, K, wr, cw, eta, margin, weighting, block):  # p
     block's scores come from one product with M; sample j's scores are corrected by the
     block's earlier updates through the block's Gram matrix; M is updated once per block.
     Every array (and ``eta``, ``margin``) has one float dtype, float64 or float32; the
-    temporaries take it too. Nothing is allocated per block or sample (the products write
-    into buffers, :mod:`zsaudio.model.blas`), and the per-sample work touches only the
-    violating classes (a handful after the first epoch). (Coverage cannot trace compiled code;
+    temporaries take it too. The arrays of a block and a sample are allocated once per epoch
+    (the products write into them, :mod:`zsaudio.model.blas`), and the per-sample work touches
+    only the violating classes (a handful after the first epoch). (Coverage cannot trace compiled code;
     the tests compare it with a literal loop.)
     """
     n, D = X.shape
