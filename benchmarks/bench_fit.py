@@ -111,7 +111,7 @@ def kernel_throughput(X: np.ndarray, y: np.ndarray, E: np.ndarray, epochs: int =
     """
     from threadpoolctl import threadpool_limits
 
-    from zsaudio.model.bilinear import ranking_sgd
+    from zsaudio.model.ranking_sgd import ranking_sgd
 
     est = BilinearZSL(epochs=epochs)
     Xn, En = est._prepare_fit(np.asarray(X, np.float64), np.asarray(E, np.float64))

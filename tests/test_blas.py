@@ -56,7 +56,7 @@ def test_blas_arguments_outlive_the_call_under_numba_debug_allocator(tmp_path):
     script = """
 import numpy as np, numba
 from zsaudio.model.blas import gram_lower_into, matmul_into
-from zsaudio.model.bilinear import ranking_sgd
+from zsaudio.model.ranking_sgd import ranking_sgd
 @numba.njit
 def run(A, B, C, G):
     matmul_into(A, B, C, 1.0, 0.0, False)

@@ -11,7 +11,7 @@ import pytest
 from zsaudio.device import resolve_device
 from zsaudio.model import BilinearTorch, BilinearZSL
 from zsaudio.model.base import FeatureStandardizer, l2_normalize_rows
-from zsaudio.model.bilinear import harmonic_numbers, ranking_sgd
+from zsaudio.model.ranking_sgd import harmonic_numbers, ranking_sgd
 
 
 def literal_algorithm1(X, y, Phi, learning_rate, epochs, seed):
@@ -270,7 +270,7 @@ def test_float32_loop_follows_the_float64_oracle(method):
 def test_fewer_samples_than_dimensions_trains_in_the_samples_span(seed):
     """With n <= D / 2 the loop runs on the samples' coordinates in their span (n, n); the
     oracle, which never changes coordinates, still agrees to 1e-10."""
-    from zsaudio.model.bilinear import _sample_coordinates
+    from zsaudio.model.ranking_sgd import _sample_coordinates
 
     X, y, Phi = _random_problem(seed, n=24, D=60, C=6, d=5)
     Z = _sample_coordinates(X)

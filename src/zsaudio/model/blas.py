@@ -1,7 +1,7 @@
 """BLAS level-3 products into preallocated arrays, callable from numba-compiled code.
 
 numba's ``@`` allocates its result on every call and has no symmetric rank-k product; the
-SGD loop of :mod:`zsaudio.model.bilinear` makes three small products per block of samples,
+SGD loop of :mod:`zsaudio.model.ranking_sgd` makes three small products per block of samples,
 so allocation, an extra addition pass and a full Gram matrix where half is read were a fifth
 of an epoch (measured on ESC-50, Setting 4). These helpers call SciPy's BLAS (the
 ``scipy.linalg.cython_blas`` that numba itself uses) in place. They take C-contiguous row-major
@@ -10,7 +10,7 @@ arrays and work in float32 or float64 (every array of a call in one dtype).
 The BLAS routines are bound by symbol name (``llvmlite.binding.add_symbol``), so functions
 using them stay cacheable by numba (``cache=True``): the name is resolved again at load time.
 numba keys a cached function by its own source file, so a change here reaches a cached caller
-(``bilinear._sgd_epoch``) only with its cache cleared or its file changed.
+(``ranking_sgd._sgd_epoch``) only with its cache cleared or its file changed.
 
 >>> import numpy as np, numba
 >>> @numba.njit

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from zsaudio.device import resolve_device
-from zsaudio.model.bilinear import BilinearZSL, rank_weights, ranking_risk
+from zsaudio.model.bilinear import BilinearZSL
+from zsaudio.model.ranking_sgd import rank_weights, ranking_risk
 
 __all__ = ["BilinearTorch"]
 
