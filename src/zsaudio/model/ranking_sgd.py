@@ -18,9 +18,11 @@ inner product the algorithm reads.
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import numba
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from zsaudio.model.blas import gram_lower_into, matmul_into
 
@@ -32,18 +34,21 @@ __all__ = ["harmonic_numbers", "rank_weights", "ranking_risk", "ranking_sgd"]
 _BLOCK_SIZE = 32
 
 
+@functools.cache
+def _blas_libraries() -> ThreadpoolController:
+    """The BLAS libraries of this process, found once: a scan of the loaded libraries costs
+    about 1 ms, as much as a small fit's loop, and there are over a thousand fits in a report.
+    numpy and SciPy load theirs on import, before any fit."""
+    return ThreadpoolController()
+
+
 def _single_threaded_blas() -> contextlib.AbstractContextManager:
     """Limit BLAS to one thread while the per-sample loop runs.
 
     The loop issues many tiny matrix products; a multi-threaded BLAS spends more on waking
     and spinning threads than on the work, and is 3-5x slower on a busy machine (measured).
-    threadpoolctl ships with scikit-learn; without it, nothing is limited.
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - optional
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return _blas_libraries().limit(limits=1, user_api="blas")
 
 
 def harmonic_numbers(k_max: int) -> np.ndarray:
